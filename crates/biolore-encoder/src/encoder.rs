@@ -1,0 +1,227 @@
+//! The sentence encoder: text → tokens → transformer → pooled (and normalised) vectors.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::batching::{plan_batches, BatchLimits};
+use crate::error::{EncoderError, Result};
+use crate::folder::ModelSpec;
+use crate::model::Transformer;
+use crate::pooling::{l2_normalize, Pooling};
+use crate::tokens::TextTokenizer;
+
+/// Vectors of many texts, stored row-major in one buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Wraps a row-major buffer of `data.len() / dim` vectors.
+    pub fn from_flat(dim: usize, data: Vec<f32>) -> Result<Self> {
+        if dim == 0 || data.len() % dim != 0 {
+            return Err(EncoderError::InvalidArgument(format!(
+                "buffer of {} floats is not a whole number of {dim}-d vectors",
+                data.len()
+            )));
+        }
+        Ok(Self { dim, data })
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim.max(1)
+    }
+
+    /// True when there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Dimension of each vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The `i`-th vector.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Iterates over the vectors in order.
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    /// The row-major buffer.
+    pub fn as_flat(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Takes the row-major buffer.
+    pub fn into_flat(self) -> Vec<f32> {
+        self.data
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// A loaded sentence-transformer model, ready to embed text.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    spec: ModelSpec,
+    model: Transformer,
+    tokenizer: TextTokenizer,
+    device: Device,
+}
+
+impl Encoder {
+    /// Loads a sentence-transformers (or plain transformers) folder onto `device`.
+    pub fn load(folder: &Path, device: &Device) -> Result<Self> {
+        let spec = ModelSpec::read(folder)?;
+        Self::from_spec(spec, device)
+    }
+
+    /// Loads the model a [`ModelSpec`] describes.
+    pub fn from_spec(spec: ModelSpec, device: &Device) -> Result<Self> {
+        let pad = spec.config.pad_token_id.unwrap_or(0);
+        let tokenizer = TextTokenizer::from_file(&spec.tokenizer, spec.max_seq_length, pad)?;
+        let vb = crate::weights::var_builder(&spec.weights, device)?;
+        let model =
+            Transformer::load(&spec.config, vb).map_err(|e| EncoderError::InvalidWeights {
+                path: spec.weights.clone(),
+                message: e.to_string(),
+            })?;
+        tracing::info!(
+            folder = %spec.folder.display(),
+            arch = spec.config.model_type,
+            dim = spec.config.hidden_size,
+            pooling = spec.pooling.as_str(),
+            normalize = spec.normalize,
+            max_seq_length = spec.max_seq_length,
+            "loaded encoder"
+        );
+        Ok(Self {
+            spec,
+            model,
+            tokenizer,
+            device: device.clone(),
+        })
+    }
+
+    /// The folder's configuration.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The transformer (for training and inspection).
+    pub fn transformer(&self) -> &Transformer {
+        &self.model
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Dimension of the sentence vectors.
+    pub fn dim(&self) -> usize {
+        self.spec.config.hidden_size
+    }
+
+    /// The pooling mode.
+    pub fn pooling(&self) -> Pooling {
+        self.spec.pooling
+    }
+
+    /// Token ids of each text (truncated, special tokens included).
+    pub fn tokenize<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.encode_batch(texts)
+    }
+
+    /// Pads token sequences to one `[batch, seq]` id tensor and its 0/1 mask.
+    pub fn pad_batch(&self, seqs: &[&[u32]]) -> Result<(Tensor, Tensor)> {
+        let width = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![self.tokenizer.pad_id(); seqs.len() * width];
+        let mut mask = vec![0u32; seqs.len() * width];
+        for (row, s) in seqs.iter().enumerate() {
+            ids[row * width..row * width + s.len()].copy_from_slice(s);
+            mask[row * width..row * width + s.len()].fill(1);
+        }
+        let ids = Tensor::from_vec(ids, (seqs.len(), width), &self.device)?;
+        let mask = Tensor::from_vec(mask, (seqs.len(), width), &self.device)?;
+        Ok((ids, mask))
+    }
+
+    /// Sentence vectors `[batch, dim]` for padded ids and mask; dropout on when `train`.
+    ///
+    /// This is the differentiable path that training uses too.
+    pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let states = self.model.forward(ids, mask, train)?;
+        let pooled = self.spec.pooling.apply(&states, mask)?;
+        if self.spec.normalize {
+            l2_normalize(&pooled)
+        } else {
+            Ok(pooled)
+        }
+    }
+
+    /// Embeds texts in input order, batching by length; `progress` is called with the number of texts done.
+    pub fn embed_with_progress<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        limits: BatchLimits,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Embeddings> {
+        let tokens = self.tokenize(texts)?;
+        self.embed_tokens(&tokens, limits, &mut progress)
+    }
+
+    /// Embeds texts in input order with the default batch limits.
+    pub fn embed<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Embeddings> {
+        self.embed_with_progress(texts, BatchLimits::default(), |_| {})
+    }
+
+    /// Embeds already tokenized texts in input order.
+    pub fn embed_tokens(
+        &self,
+        tokens: &[Vec<u32>],
+        limits: BatchLimits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Embeddings> {
+        let dim = self.dim();
+        let mut out = vec![0f32; tokens.len() * dim];
+        let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
+        for batch in plan_batches(&lengths, limits) {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
+            let (ids, mask) = self.pad_batch(&seqs)?;
+            let vectors = self.forward(&ids, &mask, false)?.to_dtype(DType::F32)?;
+            let flat = vectors.flatten_all()?.to_vec1::<f32>()?;
+            for (row, &i) in batch.iter().enumerate() {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&flat[row * dim..(row + 1) * dim]);
+            }
+            progress(batch.len());
+        }
+        Embeddings::from_flat(dim, out)
+    }
+}

@@ -1,0 +1,84 @@
+//! One transformer encoder layer: attention, feed-forward, residuals and layer norms.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::attention::SelfAttention;
+use super::config::{Architecture, TransformerConfig};
+use super::layers::{Activation, Dropout, LayerNorm, Linear};
+
+/// A post-norm transformer layer (BERT and MPNet share this shape).
+#[derive(Debug, Clone)]
+pub struct EncoderLayer {
+    attention: SelfAttention,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    activation: Activation,
+    output: Linear,
+    output_norm: LayerNorm,
+    dropout: Dropout,
+}
+
+impl EncoderLayer {
+    /// Loads layer weights from `vb` (prefix `encoder.layer.{i}`), using the architecture's names.
+    pub fn load(
+        config: &TransformerConfig,
+        arch: Architecture,
+        vb: VarBuilder,
+    ) -> candle_core::Result<Self> {
+        let h = config.hidden_size;
+        let (attn_vb, q, k, v, o, norm_vb) = match arch {
+            Architecture::Bert => (
+                vb.pp("attention"),
+                "self.query",
+                "self.key",
+                "self.value",
+                "output.dense",
+                vb.pp("attention").pp("output").pp("LayerNorm"),
+            ),
+            Architecture::MpNet => (
+                vb.pp("attention"),
+                "attn.q",
+                "attn.k",
+                "attn.v",
+                "attn.o",
+                vb.pp("attention").pp("LayerNorm"),
+            ),
+        };
+        let attention = SelfAttention {
+            query: Linear::load(h, h, attn_vb.pp(q))?,
+            key: Linear::load(h, h, attn_vb.pp(k))?,
+            value: Linear::load(h, h, attn_vb.pp(v))?,
+            output: Linear::load(h, h, attn_vb.pp(o))?,
+            heads: config.num_attention_heads,
+            dropout: Dropout::new(config.attention_probs_dropout_prob),
+        };
+        Ok(Self {
+            attention,
+            attention_norm: LayerNorm::load(h, config.layer_norm_eps, norm_vb)?,
+            intermediate: Linear::load(
+                h,
+                config.intermediate_size,
+                vb.pp("intermediate").pp("dense"),
+            )?,
+            activation: Activation::from_name(&config.hidden_act),
+            output: Linear::load(config.intermediate_size, h, vb.pp("output").pp("dense"))?,
+            output_norm: LayerNorm::load(
+                h,
+                config.layer_norm_eps,
+                vb.pp("output").pp("LayerNorm"),
+            )?,
+            dropout: Dropout::new(config.hidden_dropout_prob),
+        })
+    }
+
+    /// Runs the layer on `[batch, seq, hidden]` with the additive attention `bias`.
+    pub fn forward(&self, x: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let attended = self.attention.forward(x, bias, train)?;
+        let attended = self.dropout.forward(&attended, train)?;
+        let x = self.attention_norm.forward(&(attended + x)?)?;
+        let inner = self.activation.forward(&self.intermediate.forward(&x)?)?;
+        let out = self.dropout.forward(&self.output.forward(&inner)?, train)?;
+        self.output_norm.forward(&(out + x)?)
+    }
+}

@@ -1,0 +1,109 @@
+//! The full transformer encoder: embeddings, layers, and (for MPNet) the shared position bias.
+
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
+
+use super::bert::BertEmbeddings;
+use super::config::{Architecture, TransformerConfig};
+use super::layer::EncoderLayer;
+use super::layers::attention_bias;
+use super::mpnet::{MpNetEmbeddings, RelativePositionBias};
+
+/// Input embeddings of either architecture.
+#[derive(Debug, Clone)]
+enum Embeddings {
+    Bert(BertEmbeddings),
+    MpNet(MpNetEmbeddings),
+}
+
+/// A BERT or MPNet encoder producing token states `[batch, seq, hidden]`.
+#[derive(Debug, Clone)]
+pub struct Transformer {
+    config: TransformerConfig,
+    arch: Architecture,
+    embeddings: Embeddings,
+    layers: Vec<EncoderLayer>,
+    position_bias: Option<RelativePositionBias>,
+}
+
+/// Prefixes under which checkpoints store the encoder's weights (bare, or under a task head).
+const PREFIXES: [&str; 4] = ["", "bert.", "mpnet.", "model."];
+
+impl Transformer {
+    /// Builds the encoder from `config` and weights in `vb`; finds the weight-name prefix itself.
+    pub fn load(config: &TransformerConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        let arch = config.architecture().ok_or_else(|| {
+            candle_core::Error::Msg(format!("unsupported model_type '{}'", config.model_type))
+        })?;
+        let prefix = PREFIXES
+            .iter()
+            .find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
+            .copied()
+            .unwrap_or("");
+        let vb = if prefix.is_empty() {
+            vb
+        } else {
+            vb.pp(prefix.trim_end_matches('.'))
+        };
+        let embeddings = match arch {
+            Architecture::Bert => {
+                Embeddings::Bert(BertEmbeddings::load(config, vb.pp("embeddings"))?)
+            }
+            Architecture::MpNet => {
+                Embeddings::MpNet(MpNetEmbeddings::load(config, vb.pp("embeddings"))?)
+            }
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| EncoderLayer::load(config, arch, vb.pp(format!("encoder.layer.{i}"))))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let position_bias = match arch {
+            Architecture::MpNet => Some(RelativePositionBias::load(
+                config,
+                vb.pp("encoder.relative_attention_bias"),
+            )?),
+            Architecture::Bert => None,
+        };
+        Ok(Self {
+            config: config.clone(),
+            arch,
+            embeddings,
+            layers,
+            position_bias,
+        })
+    }
+
+    /// The configuration the encoder was built from.
+    pub fn config(&self) -> &TransformerConfig {
+        &self.config
+    }
+
+    /// The architecture of the encoder.
+    pub fn architecture(&self) -> Architecture {
+        self.arch
+    }
+
+    /// The word-embedding table `[vocab, hidden]`.
+    pub fn word_embeddings(&self) -> &Tensor {
+        match &self.embeddings {
+            Embeddings::Bert(e) => e.word_table(),
+            Embeddings::MpNet(e) => e.word_table(),
+        }
+    }
+
+    /// Token states for right-padded `ids` `[batch, seq]` with 0/1 `mask`; dropout is on when `train`.
+    pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let (_, t) = ids.dims2()?;
+        let mut x = match &self.embeddings {
+            Embeddings::Bert(e) => e.forward(ids, train)?,
+            Embeddings::MpNet(e) => e.forward(ids, mask, train)?,
+        };
+        let mut bias = attention_bias(mask)?;
+        if let Some(pb) = &self.position_bias {
+            bias = pb.forward(t, ids.device())?.broadcast_add(&bias)?;
+        }
+        for layer in &self.layers {
+            x = layer.forward(&x, &bias, train)?;
+        }
+        Ok(x)
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading encoder weights from `model.safetensors` or a legacy `pytorch_model.bin`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::{EncoderError, Result};
+
+/// Weight files biolore reads, in order of preference.
+pub const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
+
+/// The weights file of a model folder: `model.safetensors`, else `pytorch_model.bin`.
+pub fn find_weights(folder: &Path) -> Result<PathBuf> {
+    WEIGHT_FILES
+        .iter()
+        .map(|f| folder.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| EncoderError::MissingFile {
+            path: folder.join(WEIGHT_FILES[0]),
+            hint: "the folder has neither model.safetensors nor pytorch_model.bin".into(),
+        })
+}
+
+/// Loads every tensor of a weights file into memory on `device`.
+pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let invalid = |message: String| EncoderError::InvalidWeights {
+        path: path.to_path_buf(),
+        message,
+    };
+    let is_pickle = path
+        .extension()
+        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth");
+    if is_pickle {
+        let tensors = candle_core::pickle::read_all(path)
+            .map_err(|e| invalid(format!("not a readable PyTorch checkpoint: {e}")))?;
+        let mut out = HashMap::with_capacity(tensors.len());
+        for (name, t) in tensors {
+            out.insert(name, t.to_device(device)?);
+        }
+        return Ok(out);
+    }
+    let bytes = std::fs::read(path).map_err(|source| EncoderError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Validate the header and offsets before building tensors, so corruption is reported as such.
+    safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
+    candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|e| invalid(format!("cannot decode tensors: {e}")))
+}
+
+/// A variable builder over a weights file, giving float32 tensors.
+pub fn var_builder(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+    let tensors = load_tensors(path, device)?;
+    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_and_missing_weights_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = find_weights(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("model.safetensors"), "{e}");
+        let p = dir.path().join("model.safetensors");
+        std::fs::write(&p, b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage").unwrap();
+        let e = load_tensors(&p, &Device::Cpu).unwrap_err().to_string();
+        assert!(
+            e.contains("model.safetensors") && e.contains("safetensors"),
+            "{e}"
+        );
+        let p = dir.path().join("pytorch_model.bin");
+        std::fs::write(&p, b"not a zip or pickle").unwrap();
+        let e = load_tensors(&p, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("pytorch_model.bin"), "{e}");
+    }
+
+    #[test]
+    fn safetensors_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.safetensors");
+        let t = Tensor::from_vec(vec![1f32, 2., 3.], 3, &Device::Cpu).unwrap();
+        candle_core::safetensors::save(&HashMap::from([("w".to_string(), t)]), &p).unwrap();
+        let back = load_tensors(&p, &Device::Cpu).unwrap();
+        assert_eq!(back["w"].to_vec1::<f32>().unwrap(), vec![1., 2., 3.]);
+    }
+}

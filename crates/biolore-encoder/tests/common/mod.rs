@@ -1,0 +1,29 @@
+//! Helpers for tests that run real models and read the shared fixtures.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `../shared` beside the checkout.
+pub fn shared() -> PathBuf {
+    repo_root().join("../shared")
+}
+
+/// An installed model folder; a missing model fails the test (never a skip).
+pub fn model_dir(name: &str) -> PathBuf {
+    let dir = std::env::var_os("BIOLORE_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models"))
+        .join(name);
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "model {name} is not installed at {}: run scripts/setup.sh (the README's test command does)",
+        dir.display()
+    );
+    dir
+}

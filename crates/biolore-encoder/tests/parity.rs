@@ -1,0 +1,119 @@
+//! Parity with sentence-transformers: token ids and embeddings of the reference fixtures.
+
+mod common;
+
+use biolore_encoder::{cosine, BatchLimits, Encoder};
+use candle_core::Device;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Reference {
+    models: std::collections::HashMap<String, ModelReference>,
+}
+
+#[derive(Deserialize)]
+struct ModelReference {
+    max_seq_length: usize,
+    dim: usize,
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    text: String,
+    input_ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+fn reference(model: &str) -> ModelReference {
+    let path = common::shared().join("reference/reference_embeddings.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut all: Reference = serde_json::from_str(&text).expect("reference fixture is valid JSON");
+    all.models.remove(model).expect("model in fixture")
+}
+
+fn check_model(name: &str) {
+    let reference = reference(name);
+    let encoder = Encoder::load(&common::model_dir(name), &Device::Cpu).expect("model loads");
+    assert_eq!(encoder.spec().max_seq_length, reference.max_seq_length);
+    assert_eq!(encoder.dim(), reference.dim);
+    let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
+
+    let ids = encoder.tokenize(&texts).expect("tokenizes");
+    for (item, got) in reference.items.iter().zip(&ids) {
+        assert_eq!(got, &item.input_ids, "{name}: input_ids of {:?}", item.text);
+    }
+
+    for max_texts in [1, 8] {
+        let limits = BatchLimits {
+            max_texts,
+            max_tokens: 1 << 20,
+        };
+        let got = encoder
+            .embed_with_progress(&texts, limits, |_| {})
+            .expect("embeds");
+        for (i, item) in reference.items.iter().enumerate() {
+            let v = got.row(i);
+            let cos = cosine(v, &item.embedding);
+            let max_diff = v
+                .iter()
+                .zip(&item.embedding)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                cos >= 0.99999 && max_diff <= 2e-4,
+                "{name} batch {max_texts}: {:?}: cosine {cos}, max abs diff {max_diff}",
+                item.text
+            );
+        }
+    }
+}
+
+#[test]
+fn minilm_matches_sentence_transformers() {
+    check_model("all-MiniLM-L6-v2");
+}
+
+#[test]
+fn mpnet_matches_sentence_transformers() {
+    check_model("all-mpnet-base-v2");
+}
+
+#[test]
+fn padding_never_changes_a_vector() {
+    let encoder = Encoder::load(&common::model_dir("all-MiniLM-L6-v2"), &Device::Cpu).unwrap();
+    let texts = [
+        "fever",
+        "Patient denies chest pain, shortness of breath, or palpitations.",
+        "Wilson disease",
+        "a",
+    ];
+    let alone: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| encoder.embed(&[*t]).unwrap().row(0).to_vec())
+        .collect();
+    // One batch of all four: the short texts are padded to the longest.
+    let together = encoder
+        .embed_with_progress(
+            &texts,
+            BatchLimits {
+                max_texts: 8,
+                max_tokens: 1 << 20,
+            },
+            |_| {},
+        )
+        .unwrap();
+    for (i, v) in alone.iter().enumerate() {
+        let max_diff = v
+            .iter()
+            .zip(together.row(i))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            max_diff < 1e-5,
+            "{}: padded vector differs by {max_diff}",
+            texts[i]
+        );
+    }
+}

