@@ -8,7 +8,9 @@
 #
 # Idempotent: a model whose model.safetensors already has the expected sha256 is
 # left alone. Weights never enter git (models/ is in .gitignore).
-# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2]   (default: both)
+#   models/.lib/libscipy_openblas.so   OpenBLAS from the wheel scipy-openblas32, loaded at
+#                              run time for fast CPU inference (optional)
+# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [openblas]   (default: all)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -95,12 +97,36 @@ PY
   log "all-MiniLM-L6-v2: installed at $dest"
 }
 
+# OpenBLAS for the inference GEMM (optional at run time; see crates/biolore-encoder/src/gemm.rs).
+OPENBLAS_PKG="scipy-openblas32==0.3.34.481.3"
+fetch_blas() {
+  local dest="$models/.lib/libscipy_openblas.so"
+  if [ -s "$dest" ]; then log "openblas: present ($dest)"; return 0; fi
+  log "openblas: downloading $OPENBLAS_PKG (~10 MB) from PyPI"
+  if ! download "$OPENBLAS_PKG"; then
+    log "openblas: download failed; biolore will use candle's slower GEMM"; return 0
+  fi
+  local whl; whl="$(ls "$cache"/scipy_openblas32-*.whl | head -n1)"
+  mkdir -p "$models/.lib"
+  python3 - "$whl" "$dest" <<'PY'
+import sys, zipfile, shutil, os
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if n.endswith("lib/libscipy_openblas.so"))
+    tmp = sys.argv[2] + ".tmp"
+    with z.open(name) as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, sys.argv[2])
+PY
+  log "openblas: installed at $dest"
+}
+
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2)
+[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2 openblas)
 for m in "${wanted[@]}"; do
   case "$m" in
     all-mpnet-base-v2) fetch_mpnet ;;
     all-MiniLM-L6-v2) fetch_minilm ;;
-    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2)"; exit 2 ;;
+    openblas) fetch_blas ;;
+    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, openblas)"; exit 2 ;;
   esac
 done

@@ -12,7 +12,7 @@ pub struct BatchLimits {
 impl Default for BatchLimits {
     fn default() -> Self {
         Self {
-            max_texts: 64,
+            max_texts: 32,
             max_tokens: 8192,
         }
     }

@@ -203,6 +203,8 @@ impl Encoder {
     }
 
     /// Embeds already tokenized texts in input order.
+    ///
+    /// Batches run on [`crate::runtime::workers`] threads; `progress` is called on this thread.
     pub fn embed_tokens(
         &self,
         tokens: &[Vec<u32>],
@@ -212,16 +214,56 @@ impl Encoder {
         let dim = self.dim();
         let mut out = vec![0f32; tokens.len() * dim];
         let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
-        for batch in plan_batches(&lengths, limits) {
+        let batches = plan_batches(&lengths, limits);
+        let workers = crate::runtime::workers().min(batches.len()).max(1);
+        let run = |batch: &[usize]| -> Result<Vec<f32>> {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
             let (ids, mask) = self.pad_batch(&seqs)?;
             let vectors = self.forward(&ids, &mask, false)?.to_dtype(DType::F32)?;
-            let flat = vectors.flatten_all()?.to_vec1::<f32>()?;
+            Ok(vectors.flatten_all()?.to_vec1::<f32>()?)
+        };
+        let mut scatter = |batch: &[usize], flat: &[f32]| {
             for (row, &i) in batch.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&flat[row * dim..(row + 1) * dim]);
             }
             progress(batch.len());
+        };
+        if workers == 1 {
+            for batch in &batches {
+                let flat = run(batch)?;
+                scatter(batch, &flat);
+            }
+            return Embeddings::from_flat(dim, out);
         }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Vec<f32>>)>();
+        std::thread::scope(|scope| -> Result<()> {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, failed, batches, run) = (&next, &failed, &batches, &run);
+                scope.spawn(move || loop {
+                    let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if b >= batches.len() || failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    if tx.send((b, run(&batches[b]))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (b, result) in rx {
+                match result {
+                    Ok(flat) => scatter(&batches[b], &flat),
+                    Err(e) => {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        })?;
         Embeddings::from_flat(dim, out)
     }
 }

@@ -1,12 +1,188 @@
-//! The inference GEMM: candle's own kernel, or a faster BLAS `sgemm` loaded at run time.
+//! The inference GEMM: an optimised BLAS `sgemm` loaded at run time, or candle's own kernel.
+//!
+//! candle's CPU matrix product reaches roughly half of what OpenBLAS does on this kind of
+//! shape, and the dense layers are nearly all of an encoder's arithmetic. biolore therefore
+//! looks for an OpenBLAS shared library when the first dense layer runs, and uses its
+//! `cblas_sgemm` for inference (training keeps candle's differentiable path). Nothing is
+//! linked at build time: without a library, or with `BIOLORE_BLAS=off`, candle is used.
+//!
+//! Search order: the file named by `BIOLORE_BLAS`; `libscipy_openblas.so` in `.lib/` under the
+//! models directory (where `scripts/setup.sh` puts the `scipy-openblas32` wheel's library);
+//! the system's `libopenblas.so.0`.
 
-use candle_core::Tensor;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
-/// `x Wᵀ + b` through the fast GEMM when one is available; `None` means use candle's kernel.
+use candle_core::{CpuStorage, Device, Storage, Tensor};
+
+const ROW_MAJOR: i32 = 101;
+const NO_TRANS: i32 = 111;
+const TRANS: i32 = 112;
+
+type SgemmFn = unsafe extern "C" fn(
+    order: i32,
+    trans_a: i32,
+    trans_b: i32,
+    m: i32,
+    n: i32,
+    k: i32,
+    alpha: f32,
+    a: *const f32,
+    lda: i32,
+    b: *const f32,
+    ldb: i32,
+    beta: f32,
+    c: *mut f32,
+    ldc: i32,
+);
+type SetThreadsFn = unsafe extern "C" fn(n: i32);
+
+/// A BLAS library loaded at run time.
+struct Blas {
+    sgemm: SgemmFn,
+    name: String,
+    // Keeps the library mapped for as long as the function pointers are used.
+    _lib: libloading::Library,
+}
+
+static BLAS: OnceLock<Option<Blas>> = OnceLock::new();
+
+/// Library files to try, in order.
+fn candidates() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("BIOLORE_BLAS") {
+        let s = p.to_string_lossy().to_ascii_lowercase();
+        if s == "off" || s == "none" || s == "candle" || s.is_empty() {
+            return Vec::new();
+        }
+        return vec![PathBuf::from(p)];
+    }
+    vec![
+        crate::resolve::models_dir().join(".lib/libscipy_openblas.so"),
+        PathBuf::from("libopenblas.so.0"),
+        PathBuf::from("libopenblas.so"),
+    ]
+}
+
+fn load() -> Option<Blas> {
+    for path in candidates() {
+        if path.components().count() > 1 && !path.is_file() {
+            continue;
+        }
+        // SAFETY: loading a shared library runs its initialisers; the candidates are BLAS
+        // libraries chosen by the user or the setup script, whose initialisers are benign.
+        let lib = match unsafe { libloading::Library::new(&path) } {
+            Ok(lib) => lib,
+            Err(e) => {
+                tracing::debug!("BLAS {}: {e}", path.display());
+                continue;
+            }
+        };
+        for (sgemm_name, threads_name) in [
+            ("scipy_cblas_sgemm", "scipy_openblas_set_num_threads"),
+            ("cblas_sgemm", "openblas_set_num_threads"),
+        ] {
+            // SAFETY: the symbol is the standard CBLAS sgemm, whose C signature SgemmFn spells out.
+            let sgemm = unsafe { lib.get::<SgemmFn>(sgemm_name.as_bytes()) }.map(|s| *s);
+            let Ok(sgemm) = sgemm else { continue };
+            // SAFETY: openblas_set_num_threads(int) as declared by OpenBLAS.
+            if let Ok(set) = unsafe { lib.get::<SetThreadsFn>(threads_name.as_bytes()) } {
+                let n = crate::runtime::kernel_threads().max(1) as i32;
+                // SAFETY: plain call into the library with a positive thread count.
+                unsafe { set(n) };
+            }
+            let name = format!("openblas ({})", path.display());
+            tracing::info!("inference GEMM: {name}");
+            return Some(Blas {
+                sgemm,
+                name,
+                _lib: lib,
+            });
+        }
+    }
+    tracing::info!("inference GEMM: candle (no BLAS library found)");
+    None
+}
+
+fn blas() -> Option<&'static Blas> {
+    BLAS.get_or_init(load).as_ref()
+}
+
+/// Name of the GEMM used for inference.
+pub fn backend_name() -> &'static str {
+    match blas() {
+        Some(b) => b.name.as_str(),
+        None => "candle",
+    }
+}
+
+/// `x Wᵀ + b` for a contiguous f32 CPU `x` `[m, k]` and `W` `[n, k]` through the BLAS.
+///
+/// Returns `None` (the caller uses candle) when no BLAS is loaded or the tensors don't qualify.
 pub fn linear(
-    _x: &Tensor,
-    _weight: &Tensor,
-    _bias: Option<&Tensor>,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
 ) -> candle_core::Result<Option<Tensor>> {
-    Ok(None)
+    if !matches!(x.device(), Device::Cpu) {
+        return Ok(None);
+    }
+    let Some(blas) = blas() else { return Ok(None) };
+    let (m, k) = x.dims2()?;
+    let (n, k2) = weight.dims2()?;
+    if k != k2 || m == 0 || i32::try_from(m.max(n).max(k)).is_err() {
+        return Ok(None);
+    }
+    let x = x.contiguous()?;
+    let mut out = match bias {
+        Some(b) => {
+            let b = b.to_vec1::<f32>()?;
+            if b.len() != n {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(m * n);
+            for _ in 0..m {
+                out.extend_from_slice(&b);
+            }
+            out
+        }
+        None => vec![0f32; m * n],
+    };
+    {
+        let (xs, xl) = x.storage_and_layout();
+        let (ws, wl) = weight.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(xd)), Storage::Cpu(CpuStorage::F32(wd))) = (&*xs, &*ws)
+        else {
+            return Ok(None);
+        };
+        let (Some((xo, xe)), Some((wo, we))) = (xl.contiguous_offsets(), wl.contiguous_offsets())
+        else {
+            return Ok(None);
+        };
+        let (xd, wd) = (&xd[xo..xe], &wd[wo..we]);
+        if xd.len() != m * k || wd.len() != n * k {
+            return Ok(None);
+        }
+        let beta = if bias.is_some() { 1.0 } else { 0.0 };
+        // SAFETY: row-major A [m,k] (lda k), B [n,k] used transposed (ldb k), C [m,n] (ldc n);
+        // the slices have exactly those sizes, checked above, and C is exclusively ours.
+        unsafe {
+            (blas.sgemm)(
+                ROW_MAJOR,
+                NO_TRANS,
+                TRANS,
+                m as i32,
+                n as i32,
+                k as i32,
+                1.0,
+                xd.as_ptr(),
+                k as i32,
+                wd.as_ptr(),
+                k as i32,
+                beta,
+                out.as_mut_ptr(),
+                n as i32,
+            );
+        }
+    }
+    Tensor::from_vec(std::mem::take(&mut out), (m, n), x.device()).map(Some)
 }

@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod model;
 pub mod pooling;
 pub mod resolve;
+pub mod runtime;
 pub mod tokens;
 pub mod weights;
 

@@ -146,7 +146,14 @@ impl Activation {
 impl Module for Activation {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::Gelu => x.gelu_erf(),
+            Activation::Gelu => {
+                if !x.track_op() {
+                    if let Some(y) = super::gelu::gelu_tensor(x)? {
+                        return Ok(y);
+                    }
+                }
+                x.gelu_erf()
+            }
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),
         }

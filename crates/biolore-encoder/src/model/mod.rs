@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod bert;
 pub mod config;
+pub mod gelu;
 pub mod layer;
 pub mod layers;
 pub mod mpnet;

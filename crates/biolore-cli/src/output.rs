@@ -1,0 +1,154 @@
+//! Writing embeddings: JSONL records or a NumPy `.npy` matrix, written in order as batches finish.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::input::InputText;
+
+/// Where and how embeddings are written.
+pub enum Sink {
+    /// JSONL records to a writer (stdout or a file).
+    Jsonl {
+        /// Destination.
+        out: Box<dyn Write>,
+        /// For files: (temporary path, final path); renamed on success.
+        paths: Option<(PathBuf, PathBuf)>,
+    },
+    /// A float32 `.npy` matrix `[n, dim]`.
+    Npy {
+        /// Destination (a temporary file until finished).
+        out: BufWriter<File>,
+        /// (temporary path, final path).
+        paths: (PathBuf, PathBuf),
+    },
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// NumPy format 1.0 header for a little-endian float32 C-order matrix.
+pub fn npy_header(rows: usize, dim: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let unpadded = 10 + dict.len() + 1;
+    let pad = (64 - unpadded % 64) % 64;
+    let header_len = dict.len() + pad + 1;
+    let mut h = Vec::with_capacity(10 + header_len);
+    h.extend_from_slice(b"\x93NUMPY\x01\x00");
+    h.extend_from_slice(&(header_len as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h.extend(std::iter::repeat_n(b' ', pad));
+    h.push(b'\n');
+    h
+}
+
+impl Sink {
+    /// Opens the sink: `.npy` when `path` ends so, else JSONL (stdout when `path` is `None`).
+    pub fn open(path: Option<&Path>, rows: usize, dim: usize) -> Result<Self> {
+        match path {
+            Some(p) if p.extension().is_some_and(|e| e == "npy") => {
+                let tmp = partial_path(p);
+                let file = File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                let mut out = BufWriter::new(file);
+                out.write_all(&npy_header(rows, dim))?;
+                Ok(Sink::Npy {
+                    out,
+                    paths: (tmp, p.to_path_buf()),
+                })
+            }
+            Some(p) if p != Path::new("-") => {
+                let tmp = partial_path(p);
+                let file = File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                Ok(Sink::Jsonl {
+                    out: Box::new(BufWriter::new(file)),
+                    paths: Some((tmp, p.to_path_buf())),
+                })
+            }
+            _ => Ok(Sink::Jsonl {
+                out: Box::new(BufWriter::new(std::io::stdout().lock())),
+                paths: None,
+            }),
+        }
+    }
+
+    /// Writes one input's embedding.
+    pub fn write(&mut self, input: &InputText, embedding: &[f32]) -> Result<()> {
+        match self {
+            Sink::Jsonl { out, .. } => {
+                let mut record = input.record.clone().unwrap_or_default();
+                if input.record.is_none() {
+                    record.insert("text".into(), Value::String(input.text.clone()));
+                }
+                record.insert(
+                    "embedding".into(),
+                    Value::Array(
+                        embedding
+                            .iter()
+                            .map(|&x| {
+                                serde_json::Number::from_f64(f64::from(x))
+                                    .map_or(Value::Null, Value::Number)
+                            })
+                            .collect(),
+                    ),
+                );
+                serde_json::to_writer(&mut *out, &Value::Object(record))?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Npy { out, .. } => {
+                for x in embedding {
+                    out.write_all(&x.to_le_bytes())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and moves a finished file into place.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Sink::Jsonl { mut out, paths } => {
+                out.flush()?;
+                drop(out);
+                if let Some((tmp, dest)) = paths {
+                    std::fs::rename(&tmp, &dest).with_context(|| {
+                        format!("cannot move {} to {}", tmp.display(), dest.display())
+                    })?;
+                }
+            }
+            Sink::Npy { mut out, paths } => {
+                out.flush()?;
+                drop(out);
+                std::fs::rename(&paths.0, &paths.1).with_context(|| {
+                    format!("cannot move {} to {}", paths.0.display(), paths.1.display())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_is_aligned_and_parseable() {
+        let h = npy_header(3, 768);
+        assert_eq!(h.len() % 64, 0);
+        assert!(h.starts_with(b"\x93NUMPY\x01\x00"));
+        let text = String::from_utf8_lossy(&h[10..]);
+        assert!(text.contains("'shape': (3, 768)"));
+        assert!(text.ends_with('\n'));
+    }
+}

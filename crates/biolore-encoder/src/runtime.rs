@@ -1,0 +1,46 @@
+//! How inference uses the cores: data-parallel workers, each running single-threaded kernels.
+//!
+//! On a small CPU, splitting every matrix product across threads costs more in synchronisation
+//! than it gains for short biomedical texts. [`init`] instead runs one batch per worker thread
+//! and makes candle's and the BLAS's kernels single-threaded. Programs call it once at start-up,
+//! before any other thread exists (the `biolore` binary does); without it, the encoder runs one
+//! batch at a time and lets candle parallelise inside each operation.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of cores available to this process.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs inference on `threads` worker threads (default: all cores). Call once, at start-up.
+///
+/// Sets `CANDLE_NUM_THREADS=1` and `RAYON_NUM_THREADS=1` for candle's kernels, after building
+/// the global rayon pool (used for tokenization) with `threads` threads.
+pub fn init(threads: Option<usize>) {
+    let n = threads.unwrap_or_else(available_cores).max(1);
+    // Fails only when the pool already exists (a second call in one process): harmless.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    // Called before other threads exist, as documented; candle reads these when sizing its pools.
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    WORKERS.store(n, Ordering::SeqCst);
+}
+
+/// Worker threads for inference: the number given to [`init`], or 1 when it was not called.
+pub fn workers() -> usize {
+    WORKERS.load(Ordering::SeqCst).max(1)
+}
+
+/// Threads each kernel (candle op, BLAS call) may use.
+pub fn kernel_threads() -> usize {
+    if WORKERS.load(Ordering::SeqCst) > 0 {
+        1
+    } else {
+        candle_core::utils::get_num_threads()
+    }
+}
