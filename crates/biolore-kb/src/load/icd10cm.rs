@@ -118,14 +118,13 @@ pub fn load(paths: &[&Path], policy: Policy) -> Result<Loaded> {
                             b"desc" if parent == Some(owner) => frame.concept.name = value,
                             b"note"
                                 if parent == Some(b"inclusionTerm")
-                                    && grandparent == Some(owner) =>
+                                    && grandparent == Some(owner)
+                                    && !value.is_empty() =>
                             {
-                                if !value.is_empty() {
-                                    frame.concept.synonyms.push(Synonym {
-                                        text: value,
-                                        scope: Scope::Exact,
-                                    });
-                                }
+                                frame.concept.synonyms.push(Synonym {
+                                    text: value,
+                                    scope: Scope::Exact,
+                                });
                             }
                             _ => {}
                         }
