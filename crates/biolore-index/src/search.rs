@@ -1,0 +1,273 @@
+//! Opening an index (vectors memory-mapped) and exact search: multi-threaded dot products over
+//! all names, then each concept scored by its best name.
+
+use std::path::{Path, PathBuf};
+
+use biolore_encoder::Encoder;
+use biolore_kb::KnowledgeBase;
+use rayon::prelude::*;
+
+use crate::build::{KB_FILE, MANIFEST, NAMES_FILE, VECTORS_FILE};
+use crate::error::{io_error, IndexError, Result};
+use crate::manifest::Manifest;
+use crate::names::NameTable;
+
+/// One ranked concept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// The concept's position in the KB.
+    pub concept: u32,
+    /// The best-matching name's position in the name table.
+    pub name: u32,
+    /// Cosine similarity of the query and that name.
+    pub score: f32,
+}
+
+/// A built index, opened for search.
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    kb: KnowledgeBase,
+    names: NameTable,
+    base: memmap2::Mmap,
+    base_rows: usize,
+    extra: Vec<f32>,
+}
+
+/// Rows scored per parallel task (their vectors stay in cache across a query block).
+const ROWS_PER_TASK: usize = 512;
+/// Queries scored together per pass over the vectors.
+const QUERY_BLOCK: usize = 16;
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+fn read_bincode<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    bincode::deserialize_from(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|e| {
+        IndexError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("corrupt: {e}"),
+        }
+    })
+}
+
+impl Index {
+    /// Opens a complete index folder.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let manifest_path = dir.join(MANIFEST);
+        if !manifest_path.is_file() {
+            return Err(IndexError::Invalid {
+                path: dir.to_path_buf(),
+                message: "no manifest.json: not an index (create one with `biolore index build`)"
+                    .into(),
+            });
+        }
+        let manifest = Manifest::read(&manifest_path)?;
+        if !manifest.complete {
+            return Err(IndexError::Invalid {
+                path: dir.to_path_buf(),
+                message: "the build did not finish; run `biolore index build` again to resume it"
+                    .into(),
+            });
+        }
+        let kb = biolore_kb::store::open(&dir.join(KB_FILE))?;
+        let names: NameTable = read_bincode(&dir.join(NAMES_FILE))?;
+        let vectors_path = dir.join(VECTORS_FILE);
+        let file = std::fs::File::open(&vectors_path).map_err(io_error(&vectors_path))?;
+        // SAFETY: index files are written once and never modified after the build completes;
+        // the map is read-only.
+        let base = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(&vectors_path))?;
+        let expected = manifest.names * manifest.dim * 4;
+        if names.len() != manifest.names || base.len() != expected || cfg!(target_endian = "big") {
+            return Err(IndexError::Invalid {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "{} names and {} vector bytes, but the manifest says {} names of dimension {}",
+                    names.len(),
+                    base.len(),
+                    manifest.names,
+                    manifest.dim
+                ),
+            });
+        }
+        if bytemuck::try_cast_slice::<u8, f32>(&base).is_err() {
+            return Err(IndexError::Invalid {
+                path: vectors_path,
+                message: "vectors are not aligned for float32".into(),
+            });
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            base_rows: manifest.names,
+            manifest,
+            kb,
+            names,
+            base,
+            extra: Vec::new(),
+        })
+    }
+
+    /// The index folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The knowledge base.
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    /// The names (with any added by [`Index::add_names`]).
+    pub fn names(&self) -> &NameTable {
+        &self.names
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.manifest.dim
+    }
+
+    fn base_vectors(&self) -> &[f32] {
+        bytemuck::try_cast_slice(&self.base).unwrap_or(&[])
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        let d = self.dim();
+        if i < self.base_rows {
+            &self.base_vectors()[i * d..(i + 1) * d]
+        } else {
+            let j = i - self.base_rows;
+            &self.extra[j * d..(j + 1) * d]
+        }
+    }
+
+    /// Adds names of concepts (dictionary augmentation), embedding the new ones with `encoder`
+    /// (which must be the index's model); returns how many new names were embedded.
+    pub fn add_names(&mut self, items: &[(String, u32)], encoder: &Encoder) -> Result<usize> {
+        let added = self.names.augment(items);
+        let texts: Vec<&str> = added
+            .iter()
+            .map(|&i| self.names.names[i].text.as_str())
+            .collect();
+        let vectors = encoder.embed(&texts)?;
+        for row in vectors.rows() {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            self.extra.extend(row.iter().map(|x| x / norm));
+        }
+        Ok(added.len())
+    }
+
+    /// Scores of every name for a block of queries, name-major: `out[name * q + query]`.
+    fn score_block(&self, queries: &[&[f32]]) -> Vec<f32> {
+        let q = queries.len();
+        let n = self.names.len();
+        let mut out = vec![0f32; n * q];
+        out.par_chunks_mut(ROWS_PER_TASK * q)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let first = task * ROWS_PER_TASK;
+                for (r, scores) in chunk.chunks_exact_mut(q).enumerate() {
+                    let v = self.row(first + r);
+                    for (s, query) in scores.iter_mut().zip(queries) {
+                        *s = dot(v, query);
+                    }
+                }
+            });
+        out
+    }
+
+    /// The `k` best concepts for each query vector (any norm; compared by cosine).
+    pub fn search(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Hit>> {
+        let d = self.dim();
+        let normalized: Vec<Vec<f32>> = queries
+            .iter()
+            .map(|q| {
+                let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                q.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        let mut results = Vec::with_capacity(queries.len());
+        let concepts = self.kb.len();
+        for block in normalized.chunks(QUERY_BLOCK) {
+            let refs: Vec<&[f32]> = block.iter().map(|q| &q[..d.min(q.len())]).collect();
+            if refs.iter().any(|q| q.len() != d) {
+                results.extend(block.iter().map(|_| Vec::new()));
+                continue;
+            }
+            let scores = self.score_block(&refs);
+            let q = refs.len();
+            let per_query: Vec<Vec<Hit>> = (0..q)
+                .into_par_iter()
+                .map(|j| {
+                    let mut best = vec![f32::NEG_INFINITY; concepts];
+                    let mut best_name = vec![0u32; concepts];
+                    for (name, entry) in self.names.names.iter().enumerate() {
+                        let s = scores[name * q + j];
+                        for &c in &entry.concepts {
+                            let c = c as usize;
+                            if s > best[c] {
+                                best[c] = s;
+                                best_name[c] = name as u32;
+                            }
+                        }
+                    }
+                    let mut hits: Vec<Hit> = best
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.is_finite())
+                        .map(|(c, &s)| Hit {
+                            concept: c as u32,
+                            name: best_name[c],
+                            score: s,
+                        })
+                        .collect();
+                    let k = k.min(hits.len());
+                    if k == 0 {
+                        return Vec::new();
+                    }
+                    let by_score = |a: &Hit, b: &Hit| {
+                        b.score.total_cmp(&a.score).then(a.concept.cmp(&b.concept))
+                    };
+                    hits.select_nth_unstable_by(k - 1, by_score);
+                    hits.truncate(k);
+                    hits.sort_by(by_score);
+                    hits
+                })
+                .collect();
+            results.extend(per_query);
+        }
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot;
+
+    #[test]
+    fn dot_handles_remainders() {
+        let a: Vec<f32> = (0..13).map(|i| i as f32).collect();
+        let b = vec![1f32; 13];
+        assert_eq!(dot(&a, &b), 78.0);
+    }
+}

@@ -1,0 +1,187 @@
+//! Building, interrupting, resuming and searching a real index (MEDIC subset, MiniLM).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use biolore_encoder::Encoder;
+use biolore_index::{build, BuildOptions, Index, IndexError};
+use biolore_kb::load::{biosyn, Policy};
+use biolore_kb::KnowledgeBase;
+use candle_core::Device;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn encoder() -> Encoder {
+    let dir = root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "run scripts/setup.sh"
+    );
+    Encoder::load(&dir, &Device::Cpu).unwrap()
+}
+
+fn small_medic(n: usize) -> KnowledgeBase {
+    let full = biosyn::load(
+        &[&root().join("../shared/data/medic/medic_06Jul2012.txt")],
+        Policy::Fail,
+    )
+    .unwrap()
+    .kb;
+    let mut kb = KnowledgeBase::new("medic-subset");
+    for c in full.concepts().iter().take(n) {
+        kb.add(c.clone());
+    }
+    kb
+}
+
+fn vectors(dir: &std::path::Path) -> Vec<f32> {
+    std::fs::read(dir.join("vectors.f32"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn interrupted_builds_resume_to_the_same_index() {
+    let kb = small_medic(150);
+    let enc = encoder();
+    let tmp = tempfile::tempdir().unwrap();
+    let options = BuildOptions {
+        chunk: 64,
+        ..BuildOptions::default()
+    };
+
+    let fresh = tmp.path().join("fresh");
+    let report = build(
+        &kb,
+        &enc,
+        "minilm",
+        &fresh,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(report.names > 150);
+    assert_eq!(report.resumed_from, 0);
+
+    // Stop after the first chunk, as Ctrl-C does.
+    let resumed = tmp.path().join("resumed");
+    let stop = AtomicBool::new(false);
+    let err = build(
+        &kb,
+        &enc,
+        "minilm",
+        &resumed,
+        &options,
+        &stop,
+        &mut |done, _| {
+            if done >= 64 {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, IndexError::Interrupted { done: 64, .. }),
+        "{err}"
+    );
+    assert!(
+        Index::open(&resumed).is_err(),
+        "an unfinished index is refused"
+    );
+    // A kill in the middle of a write leaves a partial row: it is dropped on resume.
+    let mut partial = std::fs::read(resumed.join("vectors.f32")).unwrap();
+    partial.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
+    std::fs::write(resumed.join("vectors.f32"), partial).unwrap();
+    let report = build(
+        &kb,
+        &enc,
+        "minilm",
+        &resumed,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.resumed_from, 64);
+    let (a, b) = (vectors(&fresh), vectors(&resumed));
+    assert_eq!(a.len(), b.len());
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(max_diff < 1e-5, "{max_diff}");
+
+    // A complete index is left alone; a different KB in the same folder is refused.
+    let again = build(
+        &kb,
+        &enc,
+        "minilm",
+        &resumed,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(again.embedded, 0);
+    let other = small_medic(20);
+    assert!(build(
+        &other,
+        &enc,
+        "minilm",
+        &resumed,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_, _| {}
+    )
+    .is_err());
+}
+
+#[test]
+fn search_ranks_concepts_by_their_best_name() {
+    let kb = small_medic(300);
+    let enc = encoder();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    build(
+        &kb,
+        &enc,
+        "minilm",
+        &dir,
+        &BuildOptions::default(),
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let mut index = Index::open(&dir).unwrap();
+    let probe = kb.concepts()[7].clone();
+    let synonym = probe.names().last().unwrap().to_string();
+    let q = enc.embed(&[synonym.as_str(), "zzzz unrelated"]).unwrap();
+    let hits = index.search(&[q.row(0).to_vec(), q.row(1).to_vec()], 5);
+    assert_eq!(hits[0].len(), 5);
+    let top = hits[0][0];
+    assert_eq!(index.kb().concepts()[top.concept as usize].id, probe.id);
+    assert!(top.score > 0.999, "{}", top.score);
+    assert!(hits[0].windows(2).all(|w| w[0].score >= w[1].score));
+    // Each concept appears once, with its best name.
+    let mut ids: Vec<u32> = hits[0].iter().map(|h| h.concept).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+
+    // Dictionary augmentation: a new name for a concept becomes findable.
+    let target = kb.concepts()[42].clone();
+    let added = index
+        .add_names(&[("zzzz unrelated".to_string(), 42)], &enc)
+        .unwrap();
+    assert_eq!(added, 1);
+    let hits = index.search(&[q.row(1).to_vec()], 1);
+    assert_eq!(
+        index.kb().concepts()[hits[0][0].concept as usize].id,
+        target.id
+    );
+}
