@@ -26,6 +26,17 @@ enum Command {
     Similarity(commands::similarity::SimilarityArgs),
     /// Measure encoding speed on fixed biomedical workloads.
     Bench(commands::bench::BenchArgs),
+    /// Import terminologies into knowledge-base files.
+    #[command(subcommand)]
+    Kb(commands::kb::KbCommand),
+    /// Build concept indexes.
+    #[command(subcommand)]
+    Index(commands::index::IndexCommand),
+    /// Link mentions to concepts of an index.
+    Link(commands::link::LinkArgs),
+    /// Evaluate against annotated corpora.
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +52,10 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::run(args),
         Command::Similarity(args) => commands::similarity::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Kb(c) => commands::kb::run(c),
+        Command::Index(c) => commands::index::run(c),
+        Command::Link(args) => commands::link::run(args),
+        Command::Eval(c) => commands::eval::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,10 @@
 
 pub mod bench;
 pub mod embed;
+pub mod eval;
+pub mod index;
+pub mod kb;
+pub mod link;
 pub mod similarity;
 
 use std::path::PathBuf;

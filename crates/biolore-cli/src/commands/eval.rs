@@ -1,0 +1,101 @@
+//! `biolore eval link`: acc@1 and acc@5 on a PubTator corpus under the BioSyn/SapBERT protocol.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use biolore_link::{evaluate, pubtator, Linker};
+use clap::{Args, Subcommand};
+
+use super::link::IndexArgs;
+
+/// `biolore eval` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Entity linking accuracy on an annotated PubTator corpus.
+    Link(EvalLinkArgs),
+}
+
+/// Arguments of `biolore eval link`.
+#[derive(Args, Debug)]
+pub struct EvalLinkArgs {
+    /// Annotated corpus (PubTator).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the rank-1 errors (JSONL).
+    #[arg(long, default_value = "link-errors.jsonl")]
+    pub errors: PathBuf,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+/// Runs `biolore eval …`.
+pub fn run(command: EvalCommand) -> Result<()> {
+    let EvalCommand::Link(args) = command;
+    let docs = pubtator::read(&args.corpus)?;
+    let opened = args.index.open()?;
+    let linker = Linker::new(&opened.encoder, &opened.index, opened.limits);
+    let mut report = evaluate(&linker, &docs, !args.index.no_abbreviations)
+        .with_context(|| format!("evaluating on {}", args.corpus.display()))?;
+    report.added_names = opened.added;
+    {
+        let file = std::fs::File::create(&args.errors)
+            .with_context(|| format!("cannot create {}", args.errors.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        for e in &report.errors {
+            serde_json::to_writer(&mut w, e)?;
+            writeln!(w)?;
+        }
+        w.flush()?;
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["errors_file"] = serde_json::Value::String(args.errors.display().to_string());
+        v["index"] = serde_json::Value::String(args.index.index.display().to_string());
+        v["corpus"] = serde_json::Value::String(args.corpus.display().to_string());
+        println!("{v}");
+    } else {
+        let s = &report.stats;
+        println!(
+            "corpus   {} ({} documents, {} annotations)",
+            args.corpus.display(),
+            s.documents,
+            s.annotations
+        );
+        println!(
+            "index    {} ({} names, model {})",
+            args.index.index.display(),
+            opened.index.names().len(),
+            opened.index.manifest().model
+        );
+        println!("acc@1    {:.4}", report.acc1);
+        println!("acc@5    {:.4}", report.acc5);
+        println!("n        {}", report.n);
+        println!("without id (left out): {}", s.without_id);
+        println!(
+            "composite mentions: {} ({} split into parts)",
+            s.composites, s.composites_split
+        );
+        println!(
+            "abbreviations: {} ({} mentions expanded)",
+            if report.abbreviation_expansion {
+                "expanded"
+            } else {
+                "not expanded"
+            },
+            s.abbreviations_expanded
+        );
+        if report.added_names > 0 {
+            println!("training mentions added as names: {}", report.added_names);
+        }
+        println!(
+            "errors   {} → {}",
+            report.errors.len(),
+            args.errors.display()
+        );
+    }
+    Ok(())
+}

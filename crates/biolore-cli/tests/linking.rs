@@ -1,0 +1,226 @@
+//! End-to-end: `kb import` → `index build` → `link` and `eval link`, on MEDIC and NCBI-disease.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared(p: &str) -> PathBuf {
+    repo_root().join("../shared/data").join(p)
+}
+
+fn biolore(args: &[&str]) -> Output {
+    let minilm = repo_root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        minilm.join("model.safetensors").is_file(),
+        "run scripts/setup.sh"
+    );
+    Command::new(env!("CARGO_BIN_EXE_biolore"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("BIOLORE_MODELS", repo_root().join("models"))
+        .output()
+        .expect("biolore runs")
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+/// The first `docs` documents of NCBI-disease dev, and a MEDIC dictionary holding their gold
+/// concepts plus 1,500 others (a fast stand-in for the full 76k-name index).
+fn fixture(dir: &Path, docs: usize) -> (PathBuf, PathBuf) {
+    let dev = std::fs::read_to_string(shared("ncbi-disease/NCBIdevelopset_corpus.txt")).unwrap();
+    let blocks: Vec<&str> = dev
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .take(docs)
+        .collect();
+    let corpus = dir.join("dev-subset.txt");
+    std::fs::write(&corpus, blocks.join("\n\n") + "\n").unwrap();
+    let mut gold = std::collections::HashSet::new();
+    for line in blocks.iter().flat_map(|b| b.lines()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() >= 6 {
+            for id in f[5].split(['|', '+']) {
+                gold.insert(id.trim_start_matches("MESH:").to_string());
+            }
+        }
+    }
+    gold.insert("D006527".into()); // Wilson disease, for the link test
+    let medic = std::fs::read_to_string(shared("medic/medic_06Jul2012.txt")).unwrap();
+    let mut kept = Vec::new();
+    for (i, line) in medic.lines().enumerate() {
+        let ids = line.split("||").next().unwrap_or("");
+        let wanted = ids
+            .split('|')
+            .any(|id| gold.contains(id) || gold.contains(&format!("OMIM:{id}")));
+        if wanted || i < 1500 {
+            kept.push(line);
+        }
+    }
+    let dict = dir.join("medic-subset.txt");
+    std::fs::write(&dict, kept.join("\n") + "\n").unwrap();
+    (corpus, dict)
+}
+
+#[test]
+fn import_build_link_and_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, dict) = fixture(tmp.path(), 15);
+    let kb = tmp.path().join("medic.kb");
+    let index = tmp.path().join("medic.idx");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    ok(biolore(&[
+        "kb",
+        "import",
+        "--format",
+        "biosyn",
+        &s(&dict),
+        "--out",
+        &s(&kb),
+    ]));
+    ok(biolore(&[
+        "index",
+        "build",
+        "--kb",
+        &s(&kb),
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--out",
+        &s(&index),
+    ]));
+
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--top-k",
+        "3",
+        "Wilson disease",
+        "hepatolenticular degeneration",
+    ]));
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        let c = l["candidates"].as_array().unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0]["id"], "MESH:D006527", "{l}");
+    }
+
+    let errors = tmp.path().join("errors.jsonl");
+    let out = ok(biolore(&[
+        "eval",
+        "link",
+        "--index",
+        &s(&index),
+        "--corpus",
+        &s(&corpus),
+        "--json",
+        "--errors",
+        &s(&errors),
+    ]));
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    let (acc1, acc5, n) = (
+        report["acc1"].as_f64().unwrap(),
+        report["acc5"].as_f64().unwrap(),
+        report["n"].as_u64().unwrap(),
+    );
+    assert!(n > 50, "{report}");
+    assert!(
+        (0.5..=1.0).contains(&acc1) && acc5 >= acc1 && acc5 <= 1.0,
+        "{report}"
+    );
+    let error_lines = std::fs::read_to_string(&errors).unwrap().lines().count();
+    assert_eq!(error_lines, ((1.0 - acc1) * n as f64).round() as usize);
+    assert_eq!(report["abbreviation_expansion"], true);
+
+    // Training mentions as extra names can only help on this corpus' own mentions.
+    let out = ok(biolore(&[
+        "eval",
+        "link",
+        "--index",
+        &s(&index),
+        "--corpus",
+        &s(&corpus),
+        "--json",
+        "--errors",
+        &s(&errors),
+        "--add-mentions",
+        &s(&corpus),
+    ]));
+    let augmented: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(augmented["added_names"].as_u64().unwrap() > 0);
+    assert!(augmented["acc1"].as_f64().unwrap() > acc1, "{augmented}");
+
+    // PubTator input links every annotated mention, with abbreviations expanded.
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--format",
+        "pubtator",
+        "--input",
+        &s(&corpus),
+        "-k",
+        "1",
+    ]));
+    let linked: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(linked.len() as u64 >= n);
+    assert!(
+        linked.iter().any(|l| l.get("query").is_some()),
+        "some abbreviation was expanded"
+    );
+}
+
+#[test]
+fn malformed_dictionary_lines_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dict = tmp.path().join("bad.txt");
+    std::fs::write(&dict, "D006527||Wilson Disease\nno separator here\n").unwrap();
+    let kb = tmp.path().join("k.kb");
+    let o = biolore(&[
+        "kb",
+        "import",
+        "--format",
+        "biosyn",
+        dict.to_str().unwrap(),
+        "--out",
+        kb.to_str().unwrap(),
+        "--on-error",
+        "fail",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.txt:2"), "{err}");
+    assert!(!kb.exists());
+    let o = biolore(&[
+        "kb",
+        "import",
+        "--format",
+        "biosyn",
+        dict.to_str().unwrap(),
+        "--out",
+        kb.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 malformed lines skipped"));
+    let o = biolore(&[
+        "link",
+        "--index",
+        tmp.path().join("nothing").to_str().unwrap(),
+        "x",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an index"));
+}
