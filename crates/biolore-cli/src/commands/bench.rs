@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Benchmark linking against this index instead of encoding: single-mention latency
+    /// (p50/p99) and batch throughput on the NCBI-disease dev mentions.
+    #[arg(long)]
+    pub link_index: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -80,6 +84,9 @@ pub fn encoder_flops(encoder: &Encoder, lengths: &[usize]) -> f64 {
 
 /// Runs `biolore bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(index) = &args.link_index {
+        return run_link(&args, index);
+    }
     let encoder = args.model.load()?;
     let threads = biolore_encoder::runtime::workers();
     if !args.json {
@@ -156,6 +163,71 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 result.gflop_per_s
             );
         }
+    }
+    Ok(())
+}
+
+/// Linking benchmark: mentions one at a time (latency) and all at once (throughput).
+fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
+    use biolore_link::{pubtator, Linker};
+    super::set_threads(args.model.threads)?;
+    let index = biolore_index::Index::open(index_dir)?;
+    let folder = std::path::PathBuf::from(&index.manifest().model_path);
+    let encoder = biolore_encoder::Encoder::load(&folder, &candle_core::Device::Cpu)?;
+    let docs = pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
+    let mentions: Vec<String> = docs
+        .iter()
+        .flat_map(|d| d.annotations.iter().map(|a| a.mention.clone()))
+        .take(args.limit)
+        .collect();
+    if mentions.is_empty() {
+        bail!("no mentions in {}", args.data.display());
+    }
+    let linker = Linker::new(&encoder, &index, args.model.limits());
+    linker.link(&mentions[..1], 5)?; // warm-up
+    let mut latencies: Vec<f64> = Vec::with_capacity(mentions.len());
+    for m in mentions.iter().take(300) {
+        let start = Instant::now();
+        linker.link(std::slice::from_ref(m), 5)?;
+        latencies.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let mut best = f64::INFINITY;
+    for _ in 0..args.runs.max(1) {
+        let start = Instant::now();
+        linker.link(&mentions, 5)?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    let result = serde_json::json!({
+        "index": index_dir.display().to_string(),
+        "model": index.manifest().model,
+        "names": index.names().len(),
+        "index_mb": biolore_index::build::folder_size(index_dir) as f64 / 1e6,
+        "single_mentions": latencies.len(),
+        "latency_p50_ms": pct(0.5),
+        "latency_p99_ms": pct(0.99),
+        "batch_mentions": mentions.len(),
+        "batch_seconds": best,
+        "batch_mentions_per_s": mentions.len() as f64 / best,
+        "threads": biolore_encoder::runtime::workers(),
+    });
+    if args.json {
+        println!("{result}");
+    } else {
+        println!(
+            "index {} ({} names, {:.1} MB, model {})\nsingle mention: p50 {:.1} ms, p99 {:.1} ms ({} mentions)\nbatch: {} mentions in {:.2}s = {:.0} mentions/s",
+            index_dir.display(),
+            index.names().len(),
+            result["index_mb"].as_f64().unwrap_or(0.0),
+            index.manifest().model,
+            pct(0.5),
+            pct(0.99),
+            latencies.len(),
+            mentions.len(),
+            best,
+            mentions.len() as f64 / best
+        );
     }
     Ok(())
 }

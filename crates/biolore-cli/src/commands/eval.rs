@@ -35,6 +35,11 @@ pub struct EvalLinkArgs {
 /// Runs `biolore eval …`.
 pub fn run(command: EvalCommand) -> Result<()> {
     let EvalCommand::Link(args) = command;
+    let index_dir = args
+        .index
+        .index
+        .clone()
+        .context("eval link needs --index (build one with `biolore index build`)")?;
     let docs = pubtator::read(&args.corpus)?;
     let opened = args.index.open()?;
     let linker = Linker::new(&opened.encoder, &opened.index, opened.limits);
@@ -54,7 +59,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["errors_file"] = serde_json::Value::String(args.errors.display().to_string());
-        v["index"] = serde_json::Value::String(args.index.index.display().to_string());
+        v["index"] = serde_json::Value::String(index_dir.display().to_string());
         v["corpus"] = serde_json::Value::String(args.corpus.display().to_string());
         println!("{v}");
     } else {
@@ -67,7 +72,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         );
         println!(
             "index    {} ({} names, model {})",
-            args.index.index.display(),
+            index_dir.display(),
             opened.index.names().len(),
             opened.index.manifest().model
         );

