@@ -33,8 +33,12 @@ pip_cmd() {
   else python3 -m pip "$@"; fi
 }
 
-sha_ok() { # file expected
-  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+sha_ok() { # file expected — hashes once, then trusts a stamp newer than the file
+  [ -f "$1" ] || return 1
+  local stamp="$1.sha256"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$1" ] && [ "$(cat "$stamp")" = "$2" ]; then return 0; fi
+  [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ] || return 1
+  printf '%s' "$2" > "$stamp"
 }
 
 download() { # package... ; wheels land in $cache

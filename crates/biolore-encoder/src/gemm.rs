@@ -115,6 +115,40 @@ pub fn backend_name() -> &'static str {
     }
 }
 
+/// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.
+///
+/// Returns false (and leaves `out` alone) when no BLAS is loaded or the sizes don't match.
+pub fn sgemm_nt_into(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) -> bool {
+    let Some(blas) = blas() else { return false };
+    if a.len() != m * k || b.len() != n * k || out.len() != m * n || m == 0 || n == 0 || k == 0 {
+        return false;
+    }
+    if i32::try_from(m.max(n).max(k)).is_err() {
+        return false;
+    }
+    // SAFETY: row-major A [m,k] (lda k), B [n,k] transposed (ldb k), C [m,n] (ldc n); the
+    // slice lengths were checked above and `out` is exclusively borrowed.
+    unsafe {
+        (blas.sgemm)(
+            ROW_MAJOR,
+            NO_TRANS,
+            TRANS,
+            m as i32,
+            n as i32,
+            k as i32,
+            1.0,
+            a.as_ptr(),
+            k as i32,
+            b.as_ptr(),
+            k as i32,
+            0.0,
+            out.as_mut_ptr(),
+            n as i32,
+        );
+    }
+    true
+}
+
 /// `x Wᵀ + b` for a contiguous f32 CPU `x` `[m, k]` and `W` `[n, k]` through the BLAS.
 ///
 /// Returns `None` (the caller uses candle) when no BLAS is loaded or the tensors don't qualify.

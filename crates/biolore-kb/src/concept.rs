@@ -31,6 +31,16 @@ pub struct Synonym {
     pub scope: Scope,
 }
 
+impl Synonym {
+    /// A synonym with the same meaning as its concept.
+    pub fn exact(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            scope: Scope::Exact,
+        }
+    }
+}
+
 /// A typed edge to another concept (`is_a` for the hierarchy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relation {
@@ -102,13 +112,7 @@ impl Concept {
         if self.name.is_empty() {
             self.name = other.name;
         } else if !other.name.is_empty() && other.name != self.name {
-            push_unique_syn(
-                &mut self.synonyms,
-                Synonym {
-                    text: other.name,
-                    scope: Scope::Exact,
-                },
-            );
+            push_unique_syn(&mut self.synonyms, Synonym::exact(other.name));
         }
         for s in other.synonyms {
             push_unique_syn(&mut self.synonyms, s);

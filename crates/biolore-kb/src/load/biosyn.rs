@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{for_each_line, split_list, Issues, Loaded, Policy};
-use crate::concept::{Concept, KnowledgeBase, Scope, Synonym};
+use crate::concept::{Concept, KnowledgeBase, Synonym};
 use crate::error::Result;
 
 /// Loads a BioSyn dictionary (e.g. MEDIC as distributed for NCBI-disease).
@@ -30,12 +30,7 @@ pub fn load(paths: &[&Path], policy: Policy) -> Result<Loaded> {
                 id: id.to_string(),
                 name: name.to_string(),
                 alt_ids: ids.map(String::from).collect(),
-                synonyms: names
-                    .map(|t| Synonym {
-                        text: t.to_string(),
-                        scope: Scope::Exact,
-                    })
-                    .collect(),
+                synonyms: names.map(|t| Synonym::exact(t.to_string())).collect(),
                 ..Concept::default()
             });
             Ok(())

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{for_each_line, split_list, Issues, Loaded, Policy};
-use crate::concept::{Concept, KnowledgeBase, Relation, Scope, Synonym};
+use crate::concept::{Concept, KnowledgeBase, Relation, Synonym};
 use crate::error::Result;
 use crate::ids::normalize_id;
 
@@ -49,10 +49,7 @@ pub fn load(paths: &[&Path], policy: Policy) -> Result<Loaded> {
                     })
                     .collect(),
                 synonyms: split_list(f[7])
-                    .map(|s| Synonym {
-                        text: s.to_string(),
-                        scope: Scope::Exact,
-                    })
+                    .map(|s| Synonym::exact(s.to_string()))
                     .collect(),
                 semantic_types: f
                     .get(8)

@@ -10,7 +10,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::{open_text, Issues, Loaded, Policy};
-use crate::concept::{Concept, KnowledgeBase, Relation, Scope, Synonym};
+use crate::concept::{Concept, KnowledgeBase, Relation, Synonym};
 use crate::error::{KbError, Result};
 
 /// A chapter, section or code being read.
@@ -121,10 +121,7 @@ pub fn load(paths: &[&Path], policy: Policy) -> Result<Loaded> {
                                     && grandparent == Some(owner)
                                     && !value.is_empty() =>
                             {
-                                frame.concept.synonyms.push(Synonym {
-                                    text: value,
-                                    scope: Scope::Exact,
-                                });
+                                frame.concept.synonyms.push(Synonym::exact(value));
                             }
                             _ => {}
                         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{for_each_line, Issues, Loaded, Policy};
-use crate::concept::{Concept, KnowledgeBase, Relation, Scope, Synonym};
+use crate::concept::{Concept, KnowledgeBase, Relation, Synonym};
 use crate::error::{KbError, Result};
 use crate::ids::normalize_id;
 
@@ -102,19 +102,13 @@ pub fn load(paths: &[&Path], policy: Policy, options: &UmlsOptions) -> Result<Lo
             if !c.name.is_empty() && c.name != text {
                 let old = std::mem::take(&mut c.name);
                 if !c.synonyms.iter().any(|s| s.text == old) {
-                    c.synonyms.push(Synonym {
-                        text: old,
-                        scope: Scope::Exact,
-                    });
+                    c.synonyms.push(Synonym::exact(old));
                 }
             }
             c.name = text.to_string();
             *has_pref |= preferred;
         } else if c.name != text && !c.synonyms.iter().any(|s| s.text == text) {
-            c.synonyms.push(Synonym {
-                text: text.to_string(),
-                scope: Scope::Exact,
-            });
+            c.synonyms.push(Synonym::exact(text.to_string()));
         }
         let xref = format!("{}:{}", f[11], f[13]);
         if !f[13].is_empty() && !c.xrefs.contains(&xref) {
