@@ -161,6 +161,30 @@ fn import_build_link_and_evaluate() {
     assert!(augmented["added_names"].as_u64().unwrap() > 0);
     assert!(augmented["acc1"].as_f64().unwrap() > acc1, "{augmented}");
 
+    // JSONL mentions with their document as context: abbreviations resolve, fields are kept.
+    let jsonl = tmp.path().join("mentions.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\": \"m1\", \"mention\": \"WD\", \"context\": \"Wilson disease (WD) is a copper disorder.\"}\n",
+    )
+    .unwrap();
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--format",
+        "jsonl",
+        "--input",
+        &s(&jsonl),
+        "-k",
+        "1",
+    ]));
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["id"], "m1");
+    assert_eq!(v["query"], "Wilson disease");
+    assert!(v.get("context").is_none());
+    assert_eq!(v["candidates"][0]["id"], "MESH:D006527", "{v}");
+
     // PubTator input links every annotated mention, with abbreviations expanded.
     let out = ok(biolore(&[
         "link",
