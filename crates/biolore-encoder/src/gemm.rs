@@ -115,19 +115,20 @@ pub fn backend_name() -> &'static str {
     }
 }
 
-/// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.
+/// `C = A Bᵀ + beta·C` for row-major `a` `[m, k]`, `b` `[n, k]` and `out` `[m, n]`.
 ///
-/// Returns false (and leaves `out` alone) when no BLAS is loaded or the sizes don't match.
-pub fn sgemm_nt_into(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) -> bool {
-    let Some(blas) = blas() else { return false };
-    if a.len() != m * k || b.len() != n * k || out.len() != m * n || m == 0 || n == 0 || k == 0 {
-        return false;
-    }
-    if i32::try_from(m.max(n).max(k)).is_err() {
-        return false;
-    }
-    // SAFETY: row-major A [m,k] (lda k), B [n,k] transposed (ldb k), C [m,n] (ldc n); the
-    // slice lengths were checked above and `out` is exclusively borrowed.
+/// The caller has checked that the sizes match and fit in `i32`.
+fn sgemm_nt(
+    blas: &Blas,
+    a: &[f32],
+    b: &[f32],
+    (m, n, k): (usize, usize, usize),
+    beta: f32,
+    out: &mut [f32],
+) {
+    debug_assert!(a.len() == m * k && b.len() == n * k && out.len() == m * n);
+    // SAFETY: row-major A [m,k] (lda k), B [n,k] used transposed (ldb k), C [m,n] (ldc n); the
+    // slices have exactly those sizes (checked by every caller) and `out` is exclusively borrowed.
     unsafe {
         (blas.sgemm)(
             ROW_MAJOR,
@@ -141,11 +142,25 @@ pub fn sgemm_nt_into(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &m
             k as i32,
             b.as_ptr(),
             k as i32,
-            0.0,
+            beta,
             out.as_mut_ptr(),
             n as i32,
         );
     }
+}
+
+/// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.
+///
+/// Returns false (and leaves `out` alone) when no BLAS is loaded or the sizes don't match.
+pub fn sgemm_nt_into(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) -> bool {
+    let Some(blas) = blas() else { return false };
+    if a.len() != m * k || b.len() != n * k || out.len() != m * n || m == 0 || n == 0 || k == 0 {
+        return false;
+    }
+    if i32::try_from(m.max(n).max(k)).is_err() {
+        return false;
+    }
+    sgemm_nt(blas, a, b, (m, n, k), 0.0, out);
     true
 }
 
@@ -197,26 +212,7 @@ pub fn linear(
             return Ok(None);
         }
         let beta = if bias.is_some() { 1.0 } else { 0.0 };
-        // SAFETY: row-major A [m,k] (lda k), B [n,k] used transposed (ldb k), C [m,n] (ldc n);
-        // the slices have exactly those sizes, checked above, and C is exclusively ours.
-        unsafe {
-            (blas.sgemm)(
-                ROW_MAJOR,
-                NO_TRANS,
-                TRANS,
-                m as i32,
-                n as i32,
-                k as i32,
-                1.0,
-                xd.as_ptr(),
-                k as i32,
-                wd.as_ptr(),
-                k as i32,
-                beta,
-                out.as_mut_ptr(),
-                n as i32,
-            );
-        }
+        sgemm_nt(blas, xd, wd, (m, n, k), beta, &mut out);
     }
     Tensor::from_vec(std::mem::take(&mut out), (m, n), x.device()).map(Some)
 }
