@@ -143,6 +143,25 @@ fn import_build_link_and_evaluate() {
     assert_eq!(error_lines, ((1.0 - acc1) * n as f64).round() as usize);
     assert_eq!(report["abbreviation_expansion"], true);
 
+    // The HNSW graph gives (nearly) the same answers on this small index.
+    let out = ok(biolore(&[
+        "eval",
+        "link",
+        "--index",
+        &s(&index),
+        "--corpus",
+        &s(&corpus),
+        "--json",
+        "--errors",
+        &s(&errors),
+        "--approximate",
+    ]));
+    let approx: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        (approx["acc1"].as_f64().unwrap() - acc1).abs() <= 0.02,
+        "{approx} vs {report}"
+    );
+
     // Training mentions as extra names can only help on this corpus' own mentions.
     let out = ok(biolore(&[
         "eval",

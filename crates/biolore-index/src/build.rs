@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub limits: BatchLimits,
     /// Index names of obsolete concepts too.
     pub include_obsolete: bool,
+    /// Also build the approximate (HNSW) graph, with these parameters.
+    pub hnsw: Option<crate::ann::HnswParams>,
 }
 
 impl Default for BuildOptions {
@@ -43,6 +45,7 @@ impl Default for BuildOptions {
             chunk: 2048,
             limits: BatchLimits::default(),
             include_obsolete: false,
+            hnsw: None,
         }
     }
 }
@@ -163,6 +166,7 @@ pub fn build(
     let done_before = ((on_disk / row_bytes) as usize).min(total);
     if manifest.complete && done_before == total {
         progress(total, total);
+        ensure_graph(out, dim, options)?;
         return Ok(BuildReport {
             names: total,
             resumed_from: total,
@@ -221,6 +225,7 @@ pub fn build(
     manifest.embed_seconds += seconds;
     manifest.complete = true;
     manifest.write(&manifest_path)?;
+    ensure_graph(out, dim, options)?;
     Ok(BuildReport {
         names: total,
         resumed_from: done_before,
@@ -228,4 +233,27 @@ pub fn build(
         seconds,
         bytes: folder_size(out),
     })
+}
+
+/// Builds the HNSW graph when asked for and not there yet.
+fn ensure_graph(out: &Path, dim: usize, options: &BuildOptions) -> Result<()> {
+    let Some(params) = options.hnsw else {
+        return Ok(());
+    };
+    if out
+        .join(format!("{}.hnsw.graph", crate::ann::HNSW_BASENAME))
+        .is_file()
+    {
+        return Ok(());
+    }
+    let path = out.join(VECTORS_FILE);
+    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+    let vectors: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    tracing::info!("building the HNSW graph of {}", out.display());
+    let seconds = crate::ann::build_graph(&vectors, dim, out, params)?;
+    tracing::info!("HNSW graph built in {seconds:.1}s");
+    Ok(())
 }

@@ -1,11 +1,13 @@
 //! biolore's concept index: the names of a KB embedded once, stored on disk, searched exactly.
 
+pub mod ann;
 pub mod build;
 pub mod error;
 pub mod manifest;
 pub mod names;
 pub mod search;
 
+pub use ann::HnswParams;
 pub use build::{build, BuildOptions, BuildReport};
 pub use error::{IndexError, Result};
 pub use manifest::Manifest;

@@ -32,6 +32,7 @@ pub struct Index {
     base: memmap2::Mmap,
     base_rows: usize,
     extra: Vec<f32>,
+    ann: Option<crate::ann::Ann>,
 }
 
 /// Rows scored per parallel task (their vectors stay in cache across a query block).
@@ -111,7 +112,9 @@ impl Index {
                 message: "vectors are not aligned for float32".into(),
             });
         }
+        let ann = crate::ann::Ann::open(dir, crate::ann::HnswParams::default().ef_search)?;
         Ok(Self {
+            ann,
             dir: dir.to_path_buf(),
             base_rows: manifest.names,
             manifest,
@@ -211,16 +214,89 @@ impl Index {
         out
     }
 
+    /// Whether the index has an approximate (HNSW) graph.
+    pub fn has_graph(&self) -> bool {
+        self.ann.is_some()
+    }
+
+    /// The `k` nearest names of each query, exactly: (name position, cosine), best first.
+    pub fn nearest_names(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<(usize, f32)>> {
+        let normalized = normalize_all(queries);
+        let mut out = Vec::with_capacity(queries.len());
+        for block in normalized.chunks(QUERY_BLOCK) {
+            let refs: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+            let scores = self.score_block(&refs);
+            let q = refs.len();
+            for j in 0..q {
+                let mut all: Vec<(usize, f32)> = (0..self.names.len())
+                    .map(|i| (i, scores[i * q + j]))
+                    .collect();
+                let k = k.min(all.len());
+                if k == 0 {
+                    out.push(Vec::new());
+                    continue;
+                }
+                all.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+                all.truncate(k);
+                all.sort_by(|a, b| b.1.total_cmp(&a.1));
+                out.push(all);
+            }
+        }
+        out
+    }
+
+    /// The `k` nearest stored names of each query through the HNSW graph (`None` without one).
+    pub fn nearest_names_approx(
+        &self,
+        queries: &[Vec<f32>],
+        k: usize,
+    ) -> Option<Vec<Vec<(usize, f32)>>> {
+        let ann = self.ann.as_ref()?;
+        let normalized = normalize_all(queries);
+        Some(normalized.par_iter().map(|q| ann.search(q, k)).collect())
+    }
+
+    /// The `k` best concepts for each query through the HNSW graph: the nearest names found
+    /// approximately (`10·k`, at least 50), each concept scored by its best name. Falls back to
+    /// exact search when the index has no graph or names were added at run time.
+    pub fn search_approx(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Hit>> {
+        if self.names.len() != self.base_rows {
+            return self.search(queries, k);
+        }
+        let Some(names) = self.nearest_names_approx(queries, (10 * k).max(50)) else {
+            return self.search(queries, k);
+        };
+        names
+            .into_iter()
+            .map(|found| {
+                let mut hits: Vec<Hit> = Vec::new();
+                for (name, score) in found {
+                    for &c in &self.names.names[name].concepts {
+                        match hits.iter_mut().find(|h| h.concept == c) {
+                            Some(h) if h.score >= score => {}
+                            Some(h) => {
+                                h.score = score;
+                                h.name = name as u32;
+                            }
+                            None => hits.push(Hit {
+                                concept: c,
+                                name: name as u32,
+                                score,
+                            }),
+                        }
+                    }
+                }
+                hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.concept.cmp(&b.concept)));
+                hits.truncate(k);
+                hits
+            })
+            .collect()
+    }
+
     /// The `k` best concepts for each query vector (any norm; compared by cosine).
     pub fn search(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Hit>> {
         let d = self.dim();
-        let normalized: Vec<Vec<f32>> = queries
-            .iter()
-            .map(|q| {
-                let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                q.iter().map(|x| x / norm).collect()
-            })
-            .collect();
+        let normalized = normalize_all(queries);
         let mut results = Vec::with_capacity(queries.len());
         let concepts = self.kb.len();
         for block in normalized.chunks(QUERY_BLOCK) {
@@ -273,6 +349,17 @@ impl Index {
         }
         results
     }
+}
+
+/// Each query scaled to unit length.
+fn normalize_all(queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    queries
+        .iter()
+        .map(|q| {
+            let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            q.iter().map(|x| x / norm).collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

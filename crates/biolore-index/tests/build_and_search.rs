@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use biolore_encoder::Encoder;
-use biolore_index::{build, BuildOptions, Index, IndexError};
+use biolore_index::{build, BuildOptions, HnswParams, Index, IndexError};
 use biolore_kb::load::{biosyn, Policy};
 use biolore_kb::KnowledgeBase;
 use candle_core::Device;
@@ -184,4 +184,56 @@ fn search_ranks_concepts_by_their_best_name() {
         index.kb().concepts()[hits[0][0].concept as usize].id,
         target.id
     );
+}
+
+#[test]
+fn hnsw_graph_finds_what_exact_search_finds() {
+    let kb = small_medic(300);
+    let enc = encoder();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let options = BuildOptions {
+        hnsw: Some(HnswParams::default()),
+        ..BuildOptions::default()
+    };
+    build(
+        &kb,
+        &enc,
+        "minilm",
+        &dir,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let index = Index::open(&dir).unwrap();
+    assert!(index.has_graph());
+    // Stored names as queries: identical vectors must not trip the distance (1 - dot < 0 by rounding).
+    let texts: Vec<&str> = index
+        .names()
+        .names
+        .iter()
+        .take(40)
+        .map(|e| e.text.as_str())
+        .collect();
+    let q = enc.embed(&texts).unwrap();
+    let queries: Vec<Vec<f32>> = q.rows().map(<[f32]>::to_vec).collect();
+    let exact = index.nearest_names(&queries, 10);
+    let approx = index.nearest_names_approx(&queries, 10).unwrap();
+    let found: usize = exact
+        .iter()
+        .zip(&approx)
+        .map(|(e, a)| {
+            e.iter()
+                .filter(|(n, _)| a.iter().any(|(m, _)| m == n))
+                .count()
+        })
+        .sum();
+    assert!(found as f64 / 400.0 >= 0.95, "recall@10 {found}/400");
+    let hits = index.search_approx(&queries, 3);
+    let exact_hits = index.search(&queries, 3);
+    for (i, (a, e)) in hits.iter().zip(&exact_hits).enumerate() {
+        assert_eq!(a[0].concept, e[0].concept, "query {i} ({})", texts[i]);
+        assert!(a[0].score > 0.999);
+    }
 }

@@ -27,6 +27,7 @@ pub struct Linker<'a> {
     encoder: &'a Encoder,
     index: &'a Index,
     limits: BatchLimits,
+    approximate: bool,
 }
 
 impl<'a> Linker<'a> {
@@ -36,7 +37,14 @@ impl<'a> Linker<'a> {
             encoder,
             index,
             limits,
+            approximate: false,
         }
+    }
+
+    /// Searches through the index's HNSW graph instead of exactly (when it has one).
+    pub fn approximate(mut self, on: bool) -> Self {
+        self.approximate = on;
+        self
     }
 
     /// The index.
@@ -59,9 +67,12 @@ impl<'a> Linker<'a> {
         let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
         let kb = self.index.kb();
         let names = self.index.names();
-        Ok(self
-            .index
-            .search(&queries, k)
+        let hits = if self.approximate {
+            self.index.search_approx(&queries, k)
+        } else {
+            self.index.search(&queries, k)
+        };
+        Ok(hits
             .into_iter()
             .map(|hits| {
                 hits.into_iter()

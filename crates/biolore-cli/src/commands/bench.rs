@@ -199,7 +199,45 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         linker.link(&mentions, 5)?;
         best = best.min(start.elapsed().as_secs_f64());
     }
+    // With an HNSW graph: recall@10 of the approximate nearest names against exact search,
+    // and the approximate single-mention latency.
+    let mut ann = serde_json::Value::Null;
+    if index.has_graph() {
+        let vectors = encoder.embed(&mentions)?;
+        let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
+        let exact = index.nearest_names(&queries, 10);
+        let start = Instant::now();
+        let approx = index.nearest_names_approx(&queries, 10).unwrap_or_default();
+        let search_ms = start.elapsed().as_secs_f64() * 1e3 / queries.len() as f64;
+        let found: usize = exact
+            .iter()
+            .zip(&approx)
+            .map(|(e, a)| {
+                e.iter()
+                    .filter(|(n, _)| a.iter().any(|(m, _)| m == n))
+                    .count()
+            })
+            .sum();
+        let total: usize = exact.iter().map(Vec::len).sum();
+        let linker = linker_approx(&encoder, &index, args);
+        let mut lat: Vec<f64> = Vec::new();
+        for m in mentions.iter().take(300) {
+            let start = Instant::now();
+            linker.link(std::slice::from_ref(m), 5)?;
+            lat.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        lat.sort_by(f64::total_cmp);
+        let p = |x: f64| lat[((lat.len() - 1) as f64 * x).round() as usize];
+        ann = serde_json::json!({
+            "recall_at_10": found as f64 / total.max(1) as f64,
+            "queries": queries.len(),
+            "search_ms_per_query": search_ms,
+            "latency_p50_ms": p(0.5),
+            "latency_p99_ms": p(0.99),
+        });
+    }
     let result = serde_json::json!({
+        "hnsw": ann,
         "index": index_dir.display().to_string(),
         "model": index.manifest().model,
         "names": index.names().len(),
@@ -228,6 +266,25 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
             best,
             mentions.len() as f64 / best
         );
+        if !result["hnsw"].is_null() {
+            let h = &result["hnsw"];
+            println!(
+                "hnsw: recall@10 {:.4} vs exact ({} queries), {:.2} ms search per query; single mention p50 {:.1} ms, p99 {:.1} ms",
+                h["recall_at_10"].as_f64().unwrap_or(0.0),
+                h["queries"],
+                h["search_ms_per_query"].as_f64().unwrap_or(0.0),
+                h["latency_p50_ms"].as_f64().unwrap_or(0.0),
+                h["latency_p99_ms"].as_f64().unwrap_or(0.0)
+            );
+        }
     }
     Ok(())
+}
+
+fn linker_approx<'a>(
+    encoder: &'a biolore_encoder::Encoder,
+    index: &'a biolore_index::Index,
+    args: &BenchArgs,
+) -> biolore_link::Linker<'a> {
+    biolore_link::Linker::new(encoder, index, args.model.limits()).approximate(true)
 }

@@ -42,7 +42,8 @@ pub fn run(command: EvalCommand) -> Result<()> {
         .context("eval link needs --index (build one with `biolore index build`)")?;
     let docs = pubtator::read(&args.corpus)?;
     let opened = args.index.open()?;
-    let linker = Linker::new(&opened.encoder, &opened.index, opened.limits);
+    let linker =
+        Linker::new(&opened.encoder, &opened.index, opened.limits).approximate(opened.approximate);
     let mut report = evaluate(&linker, &docs, !args.index.no_abbreviations)
         .with_context(|| format!("evaluating on {}", args.corpus.display()))?;
     report.added_names = opened.added;

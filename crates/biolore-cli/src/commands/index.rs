@@ -33,6 +33,15 @@ pub struct BuildArgs {
     /// Index names of obsolete concepts too.
     #[arg(long)]
     pub include_obsolete: bool,
+    /// Also build an approximate HNSW graph (for large KBs; search with `--approximate`).
+    #[arg(long)]
+    pub hnsw: bool,
+    /// HNSW links per node (M).
+    #[arg(long, default_value_t = 32)]
+    pub hnsw_m: usize,
+    /// HNSW candidate list size while building.
+    #[arg(long, default_value_t = 200)]
+    pub hnsw_ef_construction: usize,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -46,6 +55,11 @@ pub fn run(command: IndexCommand) -> Result<()> {
         chunk: args.chunk.max(1),
         limits: args.model.limits(),
         include_obsolete: args.include_obsolete,
+        hnsw: args.hnsw.then_some(biolore_index::HnswParams {
+            max_connections: args.hnsw_m,
+            ef_construction: args.hnsw_ef_construction,
+            ..biolore_index::HnswParams::default()
+        }),
     };
     build_with_progress(&kb, &encoder, &args.model.model, &args.out, &options)
 }

@@ -22,6 +22,9 @@ pub struct IndexArgs {
     /// Model for the mentions (default: the model the index was built with).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
+    /// Search the index's HNSW graph instead of exactly (build it with `index build --hnsw`).
+    #[arg(long)]
+    pub approximate: bool,
     /// Do not expand abbreviations defined in the documents (Schwartz–Hearst).
     #[arg(long)]
     pub no_abbreviations: bool,
@@ -46,6 +49,8 @@ pub struct Opened {
     pub limits: BatchLimits,
     /// Names added by `--add-mentions`.
     pub added: usize,
+    /// Whether to search approximately.
+    pub approximate: bool,
 }
 
 impl IndexArgs {
@@ -57,6 +62,9 @@ impl IndexArgs {
             None => default_index(self.model.as_deref())?,
         };
         let mut index = Index::open(&dir)?;
+        if self.approximate && !index.has_graph() {
+            tracing::warn!("{} has no HNSW graph: searching exactly", dir.display());
+        }
         let folder = match &self.model {
             Some(m) => resolve_model(m)?,
             None => PathBuf::from(&index.manifest().model_path),
@@ -84,6 +92,7 @@ impl IndexArgs {
                 ..BatchLimits::default()
             },
             added,
+            approximate: self.approximate,
         })
     }
 }
@@ -281,7 +290,8 @@ pub fn run(args: LinkArgs) -> Result<()> {
         return Ok(());
     }
     let opened = args.index.open()?;
-    let linker = Linker::new(&opened.encoder, &opened.index, opened.limits);
+    let linker =
+        Linker::new(&opened.encoder, &opened.index, opened.limits).approximate(opened.approximate);
     let queries: Vec<&str> = records.iter().map(|(_, q)| q.as_str()).collect();
     let results = linker.link(&queries, args.top_k.max(1))?;
     let stdout = std::io::stdout();
