@@ -12,4 +12,4 @@ pub use build::{build, BuildOptions, BuildReport};
 pub use error::{IndexError, Result};
 pub use manifest::Manifest;
 pub use names::{normalize_name, NameEntry, NameTable};
-pub use search::{Hit, Index};
+pub use search::{recall, Hit, Index};

@@ -351,6 +351,22 @@ impl Index {
     }
 }
 
+/// Share of the exact nearest names that an approximate search also returned (recall@k when
+/// both lists hold the top k of each query).
+pub fn recall(exact: &[Vec<(usize, f32)>], approx: &[Vec<(usize, f32)>]) -> f64 {
+    let found: usize = exact
+        .iter()
+        .zip(approx)
+        .map(|(e, a)| {
+            e.iter()
+                .filter(|(n, _)| a.iter().any(|(m, _)| m == n))
+                .count()
+        })
+        .sum();
+    let total: usize = exact.iter().map(Vec::len).sum();
+    found as f64 / total.max(1) as f64
+}
+
 /// Each query scaled to unit length.
 fn normalize_all(queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
     queries
@@ -365,6 +381,13 @@ fn normalize_all(queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::dot;
+
+    #[test]
+    fn recall_counts_shared_names() {
+        let exact = vec![vec![(1, 0.9), (2, 0.8)], vec![(3, 0.7), (4, 0.6)]];
+        let approx = vec![vec![(2, 0.8), (1, 0.9)], vec![(3, 0.7), (9, 0.5)]];
+        assert_eq!(super::recall(&exact, &approx), 0.75);
+    }
 
     #[test]
     fn dot_handles_remainders() {

@@ -209,16 +209,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         let start = Instant::now();
         let approx = index.nearest_names_approx(&queries, 10).unwrap_or_default();
         let search_ms = start.elapsed().as_secs_f64() * 1e3 / queries.len() as f64;
-        let found: usize = exact
-            .iter()
-            .zip(&approx)
-            .map(|(e, a)| {
-                e.iter()
-                    .filter(|(n, _)| a.iter().any(|(m, _)| m == n))
-                    .count()
-            })
-            .sum();
-        let total: usize = exact.iter().map(Vec::len).sum();
+        let recall_at_10 = biolore_index::recall(&exact, &approx);
         let linker = linker_approx(&encoder, &index, args);
         let mut lat: Vec<f64> = Vec::new();
         for m in mentions.iter().take(300) {
@@ -229,7 +220,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         lat.sort_by(f64::total_cmp);
         let p = |x: f64| lat[((lat.len() - 1) as f64 * x).round() as usize];
         ann = serde_json::json!({
-            "recall_at_10": found as f64 / total.max(1) as f64,
+            "recall_at_10": recall_at_10,
             "queries": queries.len(),
             "search_ms_per_query": search_ms,
             "latency_p50_ms": p(0.5),
