@@ -117,18 +117,15 @@ fn import_build_link_and_evaluate() {
     }
 
     let errors = tmp.path().join("errors.jsonl");
-    let out = ok(biolore(&[
-        "eval",
-        "link",
-        "--index",
-        &s(&index),
-        "--corpus",
-        &s(&corpus),
-        "--json",
-        "--errors",
-        &s(&errors),
-    ]));
-    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    let eval_json = |extra: &[&str]| -> Value {
+        let (index, corpus, errors) = (s(&index), s(&corpus), s(&errors));
+        let mut args = vec![
+            "eval", "link", "--index", &index, "--corpus", &corpus, "--json", "--errors", &errors,
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(ok(biolore(&args)).trim()).unwrap()
+    };
+    let report = eval_json(&[]);
     let (acc1, acc5, n) = (
         report["acc1"].as_f64().unwrap(),
         report["acc5"].as_f64().unwrap(),
@@ -144,39 +141,14 @@ fn import_build_link_and_evaluate() {
     assert_eq!(report["abbreviation_expansion"], true);
 
     // The HNSW graph gives (nearly) the same answers on this small index.
-    let out = ok(biolore(&[
-        "eval",
-        "link",
-        "--index",
-        &s(&index),
-        "--corpus",
-        &s(&corpus),
-        "--json",
-        "--errors",
-        &s(&errors),
-        "--approximate",
-    ]));
-    let approx: Value = serde_json::from_str(out.trim()).unwrap();
+    let approx = eval_json(&["--approximate"]);
     assert!(
         (approx["acc1"].as_f64().unwrap() - acc1).abs() <= 0.02,
         "{approx} vs {report}"
     );
 
     // Training mentions as extra names can only help on this corpus' own mentions.
-    let out = ok(biolore(&[
-        "eval",
-        "link",
-        "--index",
-        &s(&index),
-        "--corpus",
-        &s(&corpus),
-        "--json",
-        "--errors",
-        &s(&errors),
-        "--add-mentions",
-        &s(&corpus),
-    ]));
-    let augmented: Value = serde_json::from_str(out.trim()).unwrap();
+    let augmented = eval_json(&["--add-mentions", &s(&corpus)]);
     assert!(augmented["added_names"].as_u64().unwrap() > 0);
     assert!(augmented["acc1"].as_f64().unwrap() > acc1, "{augmented}");
 

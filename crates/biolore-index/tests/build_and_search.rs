@@ -36,6 +36,24 @@ fn small_medic(n: usize) -> KnowledgeBase {
     kb
 }
 
+/// Builds without interruption or progress reporting.
+fn build_quiet(
+    kb: &KnowledgeBase,
+    enc: &Encoder,
+    dir: &std::path::Path,
+    options: &BuildOptions,
+) -> Result<biolore_index::BuildReport, IndexError> {
+    build(
+        kb,
+        enc,
+        "minilm",
+        dir,
+        options,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+}
+
 fn vectors(dir: &std::path::Path) -> Vec<f32> {
     std::fs::read(dir.join("vectors.f32"))
         .unwrap()
@@ -55,16 +73,7 @@ fn interrupted_builds_resume_to_the_same_index() {
     };
 
     let fresh = tmp.path().join("fresh");
-    let report = build(
-        &kb,
-        &enc,
-        "minilm",
-        &fresh,
-        &options,
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let report = build_quiet(&kb, &enc, &fresh, &options).unwrap();
     assert!(report.names > 150);
     assert_eq!(report.resumed_from, 0);
 
@@ -97,16 +106,7 @@ fn interrupted_builds_resume_to_the_same_index() {
     let mut partial = std::fs::read(resumed.join("vectors.f32")).unwrap();
     partial.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
     std::fs::write(resumed.join("vectors.f32"), partial).unwrap();
-    let report = build(
-        &kb,
-        &enc,
-        "minilm",
-        &resumed,
-        &options,
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let report = build_quiet(&kb, &enc, &resumed, &options).unwrap();
     assert_eq!(report.resumed_from, 64);
     let (a, b) = (vectors(&fresh), vectors(&resumed));
     assert_eq!(a.len(), b.len());
@@ -118,28 +118,10 @@ fn interrupted_builds_resume_to_the_same_index() {
     assert!(max_diff < 1e-5, "{max_diff}");
 
     // A complete index is left alone; a different KB in the same folder is refused.
-    let again = build(
-        &kb,
-        &enc,
-        "minilm",
-        &resumed,
-        &options,
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let again = build_quiet(&kb, &enc, &resumed, &options).unwrap();
     assert_eq!(again.embedded, 0);
     let other = small_medic(20);
-    assert!(build(
-        &other,
-        &enc,
-        "minilm",
-        &resumed,
-        &options,
-        &AtomicBool::new(false),
-        &mut |_, _| {}
-    )
-    .is_err());
+    assert!(build_quiet(&other, &enc, &resumed, &options).is_err());
 }
 
 #[test]
@@ -148,16 +130,7 @@ fn search_ranks_concepts_by_their_best_name() {
     let enc = encoder();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");
-    build(
-        &kb,
-        &enc,
-        "minilm",
-        &dir,
-        &BuildOptions::default(),
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    build_quiet(&kb, &enc, &dir, &BuildOptions::default()).unwrap();
     let mut index = Index::open(&dir).unwrap();
     let probe = kb.concepts()[7].clone();
     let synonym = probe.names().last().unwrap().to_string();
@@ -196,16 +169,7 @@ fn hnsw_graph_finds_what_exact_search_finds() {
         hnsw: Some(HnswParams::default()),
         ..BuildOptions::default()
     };
-    build(
-        &kb,
-        &enc,
-        "minilm",
-        &dir,
-        &options,
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    build_quiet(&kb, &enc, &dir, &options).unwrap();
     let index = Index::open(&dir).unwrap();
     assert!(index.has_graph());
     // Stored names as queries: identical vectors must not trip the distance (1 - dot < 0 by rounding).
