@@ -27,7 +27,8 @@ pub enum Sink {
     },
 }
 
-fn partial_path(path: &Path) -> PathBuf {
+/// The temporary name a file is written under before it is renamed into place.
+pub fn partial_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
         .map(|n| n.to_os_string())

@@ -1,36 +1,12 @@
 //! End-to-end: `kb import` → `index build` → `link` and `eval link`, on MEDIC and NCBI-disease.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{biolore, ok, shared};
 
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared(p: &str) -> PathBuf {
-    repo_root().join("../shared/data").join(p)
-}
-
-fn biolore(args: &[&str]) -> Output {
-    let minilm = repo_root().join("models/all-MiniLM-L6-v2");
-    assert!(
-        minilm.join("model.safetensors").is_file(),
-        "run scripts/setup.sh"
-    );
-    Command::new(env!("CARGO_BIN_EXE_biolore"))
-        .args(args)
-        .current_dir(repo_root())
-        .env("BIOLORE_MODELS", repo_root().join("models"))
-        .output()
-        .expect("biolore runs")
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).expect("utf-8")
-}
 
 /// The first `docs` documents of NCBI-disease dev, and a MEDIC dictionary holding their gold
 /// concepts plus 1,500 others (a fast stand-in for the full 76k-name index).

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
 
 use crate::batching::{plan_batches, BatchLimits};
 use crate::error::{EncoderError, Result};
@@ -99,9 +100,14 @@ impl Encoder {
 
     /// Loads the model a [`ModelSpec`] describes.
     pub fn from_spec(spec: ModelSpec, device: &Device) -> Result<Self> {
+        let vb = crate::weights::var_builder(&spec.weights, device)?;
+        Self::with_weights(spec, vb, device)
+    }
+
+    /// Builds the model a [`ModelSpec`] describes from weights in `vb` (training passes its variables here).
+    pub fn with_weights(spec: ModelSpec, vb: VarBuilder, device: &Device) -> Result<Self> {
         let pad = spec.config.pad_token_id.unwrap_or(0);
         let tokenizer = TextTokenizer::from_file(&spec.tokenizer, spec.max_seq_length, pad)?;
-        let vb = crate::weights::var_builder(&spec.weights, device)?;
         let model =
             Transformer::load(&spec.config, vb).map_err(|e| EncoderError::InvalidWeights {
                 path: spec.weights.clone(),

@@ -216,3 +216,118 @@ pub fn linear(
     }
     Tensor::from_vec(std::mem::take(&mut out), (m, n), x.device()).map(Some)
 }
+
+/// `C = op(A) op(B)` (row-major, `op` transposes when asked) into a new `[m, n]` buffer.
+fn sgemm_general(
+    blas: &Blas,
+    (trans_a, trans_b): (bool, bool),
+    (m, n, k): (usize, usize, usize),
+    a: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
+    let mut out = vec![0f32; m * n];
+    let lda = if trans_a { m } else { k };
+    let ldb = if trans_b { k } else { n };
+    unsafe {
+        (blas.sgemm)(
+            ROW_MAJOR,
+            if trans_a { TRANS } else { NO_TRANS },
+            if trans_b { TRANS } else { NO_TRANS },
+            m as i32,
+            n as i32,
+            k as i32,
+            1.0,
+            a.as_ptr(),
+            lda as i32,
+            b.as_ptr(),
+            ldb as i32,
+            0.0,
+            out.as_mut_ptr(),
+            n as i32,
+        );
+    }
+    out
+}
+
+/// The contiguous f32 data of a CPU tensor, copied (`None` for other tensors).
+fn f32_data(t: &Tensor) -> candle_core::Result<Option<Vec<f32>>> {
+    if !matches!(t.device(), Device::Cpu) || t.dtype() != candle_core::DType::F32 {
+        return Ok(None);
+    }
+    Ok(Some(t.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// `y = x Wᵀ` as a differentiable operation whose forward and backward products run on the BLAS.
+struct MatmulNt;
+
+impl candle_core::CustomOp2 for MatmulNt {
+    fn name(&self) -> &'static str {
+        "blas-matmul-nt"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &candle_core::Layout,
+        s2: &CpuStorage,
+        l2: &candle_core::Layout,
+    ) -> candle_core::Result<(CpuStorage, candle_core::Shape)> {
+        let blas = blas().ok_or_else(|| candle_core::Error::Msg("no BLAS loaded".into()))?;
+        let (CpuStorage::F32(x), CpuStorage::F32(w)) = (s1, s2) else {
+            candle_core::bail!("blas-matmul-nt needs f32 tensors")
+        };
+        let (Some((xo, xe)), Some((wo, we))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("blas-matmul-nt needs contiguous tensors")
+        };
+        let (m, k) = l1.shape().dims2()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 {
+            candle_core::bail!("blas-matmul-nt: inner sizes {k} and {k2} differ")
+        }
+        let y = sgemm_general(blas, (false, true), (m, n, k), &x[xo..xe], &w[wo..we]);
+        Ok((CpuStorage::F32(y), candle_core::Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let blas = blas().ok_or_else(|| candle_core::Error::Msg("no BLAS loaded".into()))?;
+        let (m, k) = x.dims2()?;
+        let (n, _) = w.dims2()?;
+        let (Some(xd), Some(wd), Some(gd)) = (f32_data(x)?, f32_data(w)?, f32_data(grad)?) else {
+            candle_core::bail!("blas-matmul-nt needs f32 CPU tensors")
+        };
+        // dx = g W  ([m, n] · [n, k]);  dW = gᵀ x  ([n, m] · [m, k]).
+        let dx = sgemm_general(blas, (false, false), (m, k, n), &gd, &wd);
+        let dw = sgemm_general(blas, (true, false), (n, k, m), &gd, &xd);
+        Ok((
+            Some(Tensor::from_vec(dx, (m, k), x.device())?),
+            Some(Tensor::from_vec(dw, (n, k), w.device())?),
+        ))
+    }
+}
+
+/// `x Wᵀ` for `x` `[m, k]` and `W` `[n, k]` with gradients, on the BLAS; `None` when no BLAS
+/// is loaded or the tensors are not f32 CPU tensors (the caller then uses candle's matmul).
+pub fn matmul_nt_differentiable(x: &Tensor, w: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    if blas().is_none()
+        || !matches!(x.device(), Device::Cpu)
+        || x.dtype() != candle_core::DType::F32
+        || w.dtype() != candle_core::DType::F32
+    {
+        return Ok(None);
+    }
+    let (m, k) = x.dims2()?;
+    let (n, k2) = w.dims2()?;
+    if k != k2 || m == 0 || n == 0 || i32::try_from(m.max(n).max(k)).is_err() {
+        return Ok(None);
+    }
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, MatmulNt)
+        .map(Some)
+}

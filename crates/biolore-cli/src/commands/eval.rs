@@ -1,4 +1,5 @@
-//! `biolore eval link`: acc@1 and acc@5 on a PubTator corpus under the BioSyn/SapBERT protocol.
+//! `biolore eval link`: acc@1 and acc@5 on a PubTator corpus under the BioSyn/SapBERT protocol;
+//! `biolore eval relatedness`: Spearman correlation with human relatedness ratings.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,36 @@ use super::link::IndexArgs;
 pub enum EvalCommand {
     /// Entity linking accuracy on an annotated PubTator corpus.
     Link(EvalLinkArgs),
+    /// Concept relatedness: Spearman correlation of cosine similarity with human ratings (EHR-Rel).
+    Relatedness(RelatednessArgs),
+}
+
+/// Arguments of `biolore eval relatedness`.
+#[derive(Args, Debug)]
+pub struct RelatednessArgs {
+    /// Rated pairs: TSV with `snomed_label_1`, `snomed_label_2` and `mean_rating` columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: super::ModelArgs,
+}
+
+fn relatedness(args: RelatednessArgs) -> Result<()> {
+    let pairs = biolore_train::relatedness::read_pairs(&args.data)?;
+    let encoder = args.model.load()?;
+    let report = biolore_train::relatedness::evaluate(&encoder, &pairs, &args.data)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{}: Spearman {:.4}, Pearson {:.4} on {} pairs ({})",
+            report.model, report.spearman, report.pearson, report.n, report.data
+        );
+    }
+    Ok(())
 }
 
 /// Arguments of `biolore eval link`.
@@ -34,7 +65,10 @@ pub struct EvalLinkArgs {
 
 /// Runs `biolore eval …`.
 pub fn run(command: EvalCommand) -> Result<()> {
-    let EvalCommand::Link(args) = command;
+    let args = match command {
+        EvalCommand::Link(args) => args,
+        EvalCommand::Relatedness(args) => return relatedness(args),
+    };
     let index_dir = args
         .index
         .index

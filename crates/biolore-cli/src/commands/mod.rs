@@ -7,6 +7,7 @@ pub mod index;
 pub mod kb;
 pub mod link;
 pub mod similarity;
+pub mod train;
 
 use std::path::PathBuf;
 

@@ -3,8 +3,12 @@
 //! Each layer has a fast inference path (fused kernels, the optional BLAS GEMM) taken when
 //! no gradient is being tracked, and a differentiable candle path used in training.
 
+use std::cell::RefCell;
+
 use candle_core::{Module, Tensor, D};
 use candle_nn::VarBuilder;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::gemm;
 
@@ -55,7 +59,10 @@ impl Linear {
     }
 
     fn candle_forward(&self, x2: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x2.matmul(&self.weight.t()?)?;
+        let y = match gemm::matmul_nt_differentiable(x2, &self.weight)? {
+            Some(y) => y,
+            None => x2.matmul(&self.weight.t()?)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -99,7 +106,20 @@ impl LayerNorm {
     }
 }
 
+thread_local! {
+    /// The random stream dropout masks are drawn from, one per thread.
+    static DROPOUT_RNG: RefCell<StdRng> = RefCell::new(StdRng::seed_from_u64(0));
+}
+
+/// Re-seeds this thread's dropout stream, so that a training step draws the same masks on every run.
+pub fn seed_dropout(seed: u64) {
+    DROPOUT_RNG.with(|r| *r.borrow_mut() = StdRng::seed_from_u64(seed));
+}
+
 /// Dropout that is active only when training is switched on.
+///
+/// Masks come from a per-thread seeded stream ([`seed_dropout`]), not from candle's unseeded
+/// generator, so training runs repeat exactly and a resumed run continues identically.
 #[derive(Debug, Clone, Copy)]
 pub struct Dropout {
     p: f32,
@@ -113,11 +133,22 @@ impl Dropout {
 
     /// Zeroes a fraction `p` of the values and rescales the rest when `train` is true.
     pub fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        if train && self.p > 0.0 {
-            candle_nn::ops::dropout(x, self.p)
-        } else {
-            Ok(x.clone())
+        if !train || self.p <= 0.0 {
+            return Ok(x.clone());
         }
+        if self.p >= 1.0 {
+            return x.zeros_like();
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let p = self.p;
+        let mask: Vec<f32> = DROPOUT_RNG.with(|r| {
+            let mut rng = r.borrow_mut();
+            (0..x.elem_count())
+                .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+                .collect()
+        });
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
     }
 }
 

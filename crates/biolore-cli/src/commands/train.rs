@@ -1,0 +1,481 @@
+//! `biolore train pairs|contrastive|distill` and `biolore average`: the BioLORD training recipe.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use biolore_encoder::{resolve_model, Encoder};
+use biolore_kb::KnowledgeBase;
+use biolore_train::config::DistillLoss;
+use biolore_train::contrastive::Contrastive;
+use biolore_train::distill::{read_sentences, Distill};
+use biolore_train::log::StepReport;
+use biolore_train::pairs::{build_pairs, count_by_kind, PairOptions};
+use biolore_train::trainer::{train, Outcome};
+use biolore_train::{PairKind, TrainConfig, TrainableModel};
+use candle_core::Device;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::kb::{load_source, Format};
+
+/// `biolore train` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TrainCommand {
+    /// Write the training pairs a KB gives (JSONL), to inspect them.
+    Pairs(PairsArgs),
+    /// Phase 1: contrastive learning on (name, definition/description/synonym) pairs.
+    Contrastive(ContrastiveArgs),
+    /// Phase 2: self-distillation from a phase-1 teacher, keeping general sentences near the base model.
+    Distill(DistillArgs),
+}
+
+/// Where the KB comes from.
+#[derive(Args, Debug, Clone)]
+pub struct KbArgs {
+    /// KB file from `biolore kb import`, or a terminology file when --kb-format is given.
+    #[arg(long)]
+    pub kb: PathBuf,
+    /// Read --kb directly as this terminology format instead of a KB file.
+    #[arg(long, value_enum)]
+    pub kb_format: Option<Format>,
+}
+
+impl KbArgs {
+    /// Opens the KB.
+    pub fn open(&self) -> Result<KnowledgeBase> {
+        match self.kb_format {
+            None => biolore_kb::store::open(&self.kb)
+                .with_context(|| format!("opening the KB {}", self.kb.display())),
+            Some(format) => {
+                let loaded = load_source(
+                    format,
+                    std::slice::from_ref(&self.kb),
+                    biolore_kb::Policy::Skip,
+                    &Default::default(),
+                )?;
+                anyhow::ensure!(
+                    !loaded.kb.is_empty(),
+                    "no concepts in {}",
+                    self.kb.display()
+                );
+                Ok(loaded.kb)
+            }
+        }
+    }
+}
+
+/// Kinds of pairs, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Name ↔ definition.
+    Definition,
+    /// Name ↔ description generated from parents and relations.
+    Description,
+    /// Name ↔ preferred name.
+    Synonym,
+}
+
+impl From<KindArg> for PairKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Definition => PairKind::Definition,
+            KindArg::Description => PairKind::Description,
+            KindArg::Synonym => PairKind::Synonym,
+        }
+    }
+}
+
+/// Arguments of `biolore train pairs`.
+#[derive(Args, Debug)]
+pub struct PairsArgs {
+    #[command(flatten)]
+    pub kb: KbArgs,
+    /// Output JSONL file (one pair per line).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Kinds of pairs (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "definition,description,synonym"
+    )]
+    pub pairs: Vec<KindArg>,
+    /// Names paired with each definition and description.
+    #[arg(long, default_value_t = 4)]
+    pub names_per_text: usize,
+}
+
+/// Settings shared by both phases; each overrides the config file and the defaults.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// TOML file of training settings (keys as in `training_config.toml` of a trained model).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Optimisation steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Pairs (phase 1) or concept names (phase 2) per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Texts per forward pass (micro-batches run on the worker threads).
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Fraction of the steps used for warm-up.
+    #[arg(long)]
+    pub warmup_ratio: Option<f64>,
+    /// Tokens per text in training.
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Seed of data order and dropout.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Kinds of pairs (comma-separated): definition, description, synonym.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub pairs: Option<Vec<KindArg>>,
+    /// Switch dropout off.
+    #[arg(long)]
+    pub no_dropout: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl TrainArgs {
+    /// The settings: defaults, then the file, then the flags.
+    pub fn config(&self) -> Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(p) => TrainConfig::from_file(p)?,
+            None => TrainConfig::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
+        }
+        set!(
+            steps,
+            batch_size,
+            micro_batch,
+            lr,
+            warmup_ratio,
+            max_length,
+            seed,
+            checkpoint_every
+        );
+        if let Some(k) = &self.pairs {
+            c.pairs = k.iter().map(|&k| k.into()).collect();
+        }
+        if self.no_dropout {
+            c.dropout = false;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Arguments of `biolore train contrastive`.
+#[derive(Args, Debug)]
+pub struct ContrastiveArgs {
+    #[command(flatten)]
+    pub kb: KbArgs,
+    /// Model to start from: a folder, a name under ./models, or a hub id.
+    #[arg(long, short = 'm', default_value = biolore_encoder::DEFAULT_MODEL)]
+    pub model: String,
+    /// Output folder (a sentence-transformers model; checkpoints under checkpoints/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// In-batch score scale.
+    #[arg(long)]
+    pub scale: Option<f64>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Which weights the phase-2 student starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StudentInit {
+    /// The teacher (the phase-1 model).
+    Teacher,
+    /// The base model.
+    Base,
+}
+
+/// Arguments of `biolore train distill`.
+#[derive(Args, Debug)]
+pub struct DistillArgs {
+    #[command(flatten)]
+    pub kb: KbArgs,
+    /// The frozen teacher (the phase-1 model).
+    #[arg(long)]
+    pub teacher: String,
+    /// The original base model, which anchors general sentences.
+    #[arg(long)]
+    pub base: String,
+    /// Output folder.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// General sentences: PubTator corpora or plain text, one sentence per line (repeatable).
+    #[arg(long)]
+    pub sentences: Vec<PathBuf>,
+    /// Weights the student starts from.
+    #[arg(long, value_enum, default_value = "teacher")]
+    pub init: StudentInit,
+    /// Weight of the concept term.
+    #[arg(long)]
+    pub concept_weight: Option<f64>,
+    /// Weight of the sentence term.
+    #[arg(long)]
+    pub sentence_weight: Option<f64>,
+    /// Sentences per step.
+    #[arg(long)]
+    pub sentences_per_step: Option<usize>,
+    /// Loss of both terms: cosine or mse.
+    #[arg(long)]
+    pub distill_loss: Option<String>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Arguments of `biolore average`.
+#[derive(Args, Debug)]
+pub struct AverageArgs {
+    /// Output folder.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Weight of each model (comma-separated; default equal).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f64>>,
+    /// Models of one architecture (folders or names under ./models).
+    #[arg(required = true, num_args = 2..)]
+    pub models: Vec<String>,
+}
+
+/// Runs `biolore train …`.
+pub fn run(command: TrainCommand) -> Result<()> {
+    match command {
+        TrainCommand::Pairs(args) => pairs(args),
+        TrainCommand::Contrastive(args) => contrastive(args),
+        TrainCommand::Distill(args) => distill(args),
+    }
+}
+
+fn pairs(args: PairsArgs) -> Result<()> {
+    let kb = args.kb.open()?;
+    let options = PairOptions {
+        kinds: args.pairs.iter().map(|&k| k.into()).collect(),
+        names_per_text: args.names_per_text,
+        ..Default::default()
+    };
+    let pairs = build_pairs(&kb, &options);
+    let partial = crate::output::partial_path(&args.out);
+    {
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        for p in &pairs {
+            serde_json::to_writer(&mut w, p)?;
+            std::io::Write::write_all(&mut w, b"\n")?;
+        }
+        std::io::Write::flush(&mut w)?;
+    }
+    std::fs::rename(&partial, &args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let counts = count_by_kind(&pairs);
+    eprintln!(
+        "{} pairs ({} definition, {} description, {} synonym) from {} concepts → {}",
+        pairs.len(),
+        counts.get(&PairKind::Definition).unwrap_or(&0),
+        counts.get(&PairKind::Description).unwrap_or(&0),
+        counts.get(&PairKind::Synonym).unwrap_or(&0),
+        kb.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn model_folder(name: &str) -> Result<PathBuf> {
+    resolve_model(name).with_context(|| format!("finding model '{name}'"))
+}
+
+fn load_trainable(folder: &Path) -> Result<TrainableModel> {
+    TrainableModel::load(folder, &Device::Cpu)
+        .with_context(|| format!("loading {} for training", folder.display()))
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
+    });
+    stop
+}
+
+fn step_bar(config: &TrainConfig, unit: &'static str) -> ProgressBar {
+    let pb = ProgressBar::new(config.steps as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {bar:30.cyan/blue} step {pos}/{len} {msg} elapsed {elapsed} ETA {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(format!("starting ({unit}/s after the first step)"));
+    pb
+}
+
+fn run_phase(
+    model: &TrainableModel,
+    objective: &mut dyn biolore_train::trainer::Objective,
+    config: &TrainConfig,
+    out: &Path,
+    unit: &'static str,
+) -> Result<Outcome> {
+    let stop = stop_flag();
+    let bar = step_bar(config, unit);
+    let mut observer = |r: &StepReport| {
+        bar.set_position(r.step as u64);
+        bar.set_message(format!(
+            "loss {:.4} lr {:.2e} {:.1} {unit}/s",
+            r.loss, r.lr, r.items_per_s
+        ));
+        tracing::debug!(
+            step = r.step,
+            loss = r.loss,
+            lr = r.lr,
+            grad_norm = r.grad_norm,
+            "step"
+        );
+    };
+    let outcome = train(model, objective, config, out, Some(&stop), &mut observer)
+        .with_context(|| format!("training into {}", out.display()))?;
+    bar.finish_and_clear();
+    if outcome.interrupted {
+        eprintln!(
+            "stopped after step {} of {}; the checkpoint is in {} — run the same command to resume",
+            outcome.steps_done,
+            config.steps,
+            biolore_train::checkpoint::folder(out).display()
+        );
+    } else {
+        eprintln!(
+            "{} steps{} in {:.0}s: {:.2} {unit}/s, final loss {:.4} → {}",
+            outcome.steps_done,
+            outcome
+                .resumed_from
+                .map(|s| format!(" (resumed at step {s})"))
+                .unwrap_or_default(),
+            outcome.seconds,
+            outcome.items_per_s,
+            outcome.final_loss,
+            out.display()
+        );
+    }
+    Ok(outcome)
+}
+
+fn contrastive(args: ContrastiveArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let mut config = args.train.config()?;
+    if let Some(s) = args.scale {
+        config.scale = s;
+    }
+    let kb = args.kb.open()?;
+    let options = PairOptions {
+        kinds: config.pairs.clone(),
+        names_per_text: config.names_per_text,
+        ..Default::default()
+    };
+    let pairs = build_pairs(&kb, &options);
+    anyhow::ensure!(
+        !pairs.is_empty(),
+        "the KB gives no training pairs of the kinds asked for"
+    );
+    let folder = model_folder(&args.model)?;
+    let model = load_trainable(&folder)?;
+    let mut objective = Contrastive::new(&pairs, &config)?;
+    eprintln!(
+        "phase 1: {} pairs from {} concepts, {} batches of {} per epoch; {} parameters",
+        pairs.len(),
+        kb.len(),
+        objective.batches_per_epoch(),
+        config.batch_size,
+        model.parameter_count()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "pairs")?;
+    Ok(())
+}
+
+fn distill(args: DistillArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let mut config = args.train.config()?;
+    if let Some(w) = args.concept_weight {
+        config.concept_weight = w;
+    }
+    if let Some(w) = args.sentence_weight {
+        config.sentence_weight = w;
+    }
+    if let Some(n) = args.sentences_per_step {
+        config.sentences_per_step = n;
+    }
+    if let Some(l) = &args.distill_loss {
+        config.distill_loss = match l.as_str() {
+            "cosine" => DistillLoss::Cosine,
+            "mse" => DistillLoss::Mse,
+            other => anyhow::bail!("--distill-loss must be cosine or mse, not '{other}'"),
+        };
+    }
+    let kb = args.kb.open()?;
+    let options = PairOptions {
+        kinds: vec![PairKind::Definition, PairKind::Description],
+        names_per_text: config.names_per_text,
+        ..Default::default()
+    };
+    let pairs = build_pairs(&kb, &options);
+    let mut sentences = Vec::new();
+    for p in &args.sentences {
+        sentences.extend(read_sentences(p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    let teacher_folder = model_folder(&args.teacher)?;
+    let base_folder = model_folder(&args.base)?;
+    let teacher = Encoder::load(&teacher_folder, &Device::Cpu)
+        .with_context(|| format!("loading the teacher {}", teacher_folder.display()))?;
+    let base = Encoder::load(&base_folder, &Device::Cpu)
+        .with_context(|| format!("loading the base model {}", base_folder.display()))?;
+    let student_folder = match args.init {
+        StudentInit::Teacher => &teacher_folder,
+        StudentInit::Base => &base_folder,
+    };
+    let model = load_trainable(student_folder)?;
+    let n_items = pairs.len();
+    let n_sentences = sentences.len();
+    let mut objective = Distill::new(&pairs, sentences, teacher, base, &config)?;
+    eprintln!(
+        "phase 2: {n_items} definition/description targets, {n_sentences} general sentences; student from {}",
+        student_folder.display()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "items")?;
+    Ok(())
+}
+
+/// Runs `biolore average`.
+pub fn average(args: AverageArgs) -> Result<()> {
+    let folders = args
+        .models
+        .iter()
+        .map(|m| model_folder(m))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&Path> = folders.iter().map(PathBuf::as_path).collect();
+    biolore_train::average::average(&refs, args.weights.as_deref(), &args.out)
+        .with_context(|| format!("averaging into {}", args.out.display()))?;
+    eprintln!("averaged {} models → {}", folders.len(), args.out.display());
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Helpers for the end-to-end tests that run the `biolore` binary on real models and data.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file under `../shared/data`.
+pub fn shared(p: &str) -> PathBuf {
+    repo_root().join("../shared/data").join(p)
+}
+
+/// Runs the binary in the repository root with `./models` as the models folder.
+pub fn biolore(args: &[&str]) -> Output {
+    let minilm = repo_root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        minilm.join("model.safetensors").is_file(),
+        "run scripts/setup.sh"
+    );
+    Command::new(env!("CARGO_BIN_EXE_biolore"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("BIOLORE_MODELS", repo_root().join("models"))
+        .output()
+        .expect("biolore runs")
+}
+
+/// The standard output of a successful run (the test fails with its stderr otherwise).
+pub fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}

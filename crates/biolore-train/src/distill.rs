@@ -1,0 +1,271 @@
+//! Phase 2: self-distillation. A student's vector of a concept name is pulled towards a frozen
+//! teacher's vector of the concept's definition or description, while its vectors of general
+//! sentences are held near the original base model's, so sentence similarity is kept.
+
+use std::path::Path;
+
+use biolore_encoder::Encoder;
+use candle_core::Tensor;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::config::{DistillLoss, TrainConfig};
+use crate::error::{Result, TrainError};
+use crate::loss::{cosine_distance, mse};
+use crate::model::TrainableModel;
+use crate::pairs::{Pair, PairKind};
+use crate::sampler::{epoch_batches, mix_seed};
+use crate::step::{chunks, embed, gradients, parallel_map, tokenize, Gradients, Job};
+use crate::trainer::Objective;
+
+/// The phase-2 objective.
+pub struct Distill<'a> {
+    items: Vec<&'a Pair>,
+    groups: Vec<u32>,
+    sentences: Vec<String>,
+    teacher: Encoder,
+    base: Encoder,
+    config: TrainConfig,
+    per_epoch: usize,
+    epoch: Option<(u64, Vec<Vec<usize>>)>,
+}
+
+impl<'a> Distill<'a> {
+    /// Prepares distillation on the definition and description pairs of `pairs`.
+    pub fn new(
+        pairs: &'a [Pair],
+        sentences: Vec<String>,
+        teacher: Encoder,
+        base: Encoder,
+        config: &TrainConfig,
+    ) -> Result<Self> {
+        let items: Vec<&Pair> = pairs
+            .iter()
+            .filter(|p| matches!(p.kind, PairKind::Definition | PairKind::Description))
+            .collect();
+        let mut ids = std::collections::HashMap::new();
+        let groups: Vec<u32> = items
+            .iter()
+            .map(|p| {
+                let n = ids.len() as u32;
+                *ids.entry(p.concept.as_str()).or_insert(n)
+            })
+            .collect();
+        let first = epoch_batches(&groups, config.batch_size, config.seed, 0);
+        if first.is_empty() {
+            return Err(TrainError::Empty(format!(
+                "{} definition/description pairs cannot fill one batch of {}",
+                items.len(),
+                config.batch_size
+            )));
+        }
+        if config.sentence_weight > 0.0 && config.sentences_per_step > 0 && sentences.is_empty() {
+            return Err(TrainError::Empty(
+                "the sentence term needs general sentences (--sentences FILE)".into(),
+            ));
+        }
+        Ok(Self {
+            items,
+            groups,
+            sentences,
+            teacher,
+            base,
+            config: config.clone(),
+            per_epoch: first.len(),
+            epoch: Some((0, first)),
+        })
+    }
+
+    fn batch(&mut self, step: usize) -> Vec<usize> {
+        let epoch = (step / self.per_epoch) as u64;
+        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let b = epoch_batches(
+                &self.groups,
+                self.config.batch_size,
+                self.config.seed,
+                epoch,
+            );
+            self.epoch = Some((epoch, b));
+        }
+        self.epoch
+            .as_ref()
+            .and_then(|(_, b)| b.get(step % self.per_epoch).cloned())
+            .unwrap_or_default()
+    }
+
+    fn sentence_batch(&self, step: usize) -> Vec<&str> {
+        let per = self.config.sentences_per_step;
+        if per == 0 || self.sentences.is_empty() || self.config.sentence_weight <= 0.0 {
+            return Vec::new();
+        }
+        let n = self.sentences.len();
+        let start = step * per;
+        let mut out = Vec::with_capacity(per);
+        let mut cached: Option<(usize, Vec<usize>)> = None;
+        for k in start..start + per {
+            let epoch = k / n;
+            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                let mut order: Vec<usize> = (0..n).collect();
+                let seed = mix_seed(&[self.config.seed, 0x5E57, epoch as u64]);
+                order.shuffle(&mut StdRng::seed_from_u64(seed));
+                cached = Some((epoch, order));
+            }
+            if let Some((_, order)) = &cached {
+                out.push(self.sentences[order[k % n]].as_str());
+            }
+        }
+        out
+    }
+}
+
+fn targets(encoder: &Encoder, tokens: &[Vec<u32>], micro: usize) -> Result<Tensor> {
+    let parts = chunks(tokens.len(), micro);
+    let vecs = parallel_map(parts.len(), |j| {
+        embed(encoder, &tokens[parts[j].clone()], false, 0)
+    })?;
+    Ok(Tensor::cat(&vecs, 0)?)
+}
+
+impl Objective for Distill<'_> {
+    fn phase(&self) -> &'static str {
+        "distill"
+    }
+
+    fn data_identity(&self) -> String {
+        format!(
+            "{} items|{} sentences|teacher {}|base {}",
+            self.items.len(),
+            self.sentences.len(),
+            self.teacher.spec().folder.display(),
+            self.base.spec().folder.display()
+        )
+    }
+
+    fn gradients(&mut self, model: &TrainableModel, step: usize) -> Result<(Gradients, usize)> {
+        let batch = self.batch(step);
+        let sentences = self.sentence_batch(step);
+        let c = &self.config;
+        let names: Vec<&str> = batch.iter().map(|&i| self.items[i].name.as_str()).collect();
+        let texts: Vec<&str> = batch.iter().map(|&i| self.items[i].text.as_str()).collect();
+        let name_tokens = tokenize(model.fast(), &names, c.max_length)?;
+        let teacher_tokens = tokenize(&self.teacher, &texts, c.max_length)?;
+        let concept_targets = targets(&self.teacher, &teacher_tokens, c.micro_batch)?;
+        let sentence_tokens = tokenize(model.fast(), &sentences, c.max_length)?;
+        let base_tokens = tokenize(&self.base, &sentences, c.max_length)?;
+        let sentence_targets = if sentences.is_empty() {
+            None
+        } else {
+            Some(targets(&self.base, &base_tokens, c.micro_batch)?)
+        };
+        let distance = c.distill_loss;
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut add = |tokens: &[Vec<u32>], target: &Tensor, weight: f64| -> Result<()> {
+            let total = tokens.len() as f64;
+            for r in chunks(tokens.len(), c.micro_batch) {
+                let t = target.narrow(0, r.start, r.len())?;
+                let share = weight * r.len() as f64 / total;
+                jobs.push(Job {
+                    tokens: tokens[r].to_vec(),
+                    loss: Box::new(move |emb: &Tensor| {
+                        let d = match distance {
+                            DistillLoss::Cosine => cosine_distance(emb, &t)?,
+                            DistillLoss::Mse => mse(emb, &t)?,
+                        };
+                        d * share
+                    }),
+                });
+            }
+            Ok(())
+        };
+        if c.concept_weight > 0.0 {
+            add(&name_tokens, &concept_targets, c.concept_weight)?;
+        }
+        if let Some(t) = &sentence_targets {
+            add(&sentence_tokens, t, c.sentence_weight)?;
+        }
+        let grads = gradients(model, &jobs, c.seed, step, c.dropout)?;
+        Ok((grads, batch.len() + sentences.len()))
+    }
+}
+
+/// General sentences from a PubTator corpus (titles and abstracts, split into sentences) or a
+/// plain-text file (one sentence per line); sentences of fewer than 4 words are left out.
+pub fn read_sentences(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let body = match pubtator_text(line) {
+            Some(t) => t,
+            None if line.split('\t').count() > 3 => continue, // a PubTator annotation line
+            None => line.trim(),
+        };
+        for s in split_sentences(body) {
+            if s.split_whitespace().count() >= 4 {
+                out.push(s.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn pubtator_text(line: &str) -> Option<&str> {
+    let mut parts = line.splitn(3, '|');
+    let id = parts.next()?;
+    let kind = parts.next()?;
+    let text = parts.next()?;
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && (kind == "t" || kind == "a"))
+        .then_some(text.trim())
+}
+
+/// Splits text after `.`, `?` or `!` followed by a space and an upper-case letter or digit.
+fn split_sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for i in 0..bytes.len() {
+        if matches!(bytes[i], b'.' | b'?' | b'!')
+            && bytes.get(i + 1) == Some(&b' ')
+            && bytes
+                .get(i + 2)
+                .is_some_and(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            let s = text[start..=i].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = i + 2;
+        }
+    }
+    let rest = text[start.min(text.len())..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_from_pubtator_and_plain_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        std::fs::write(
+            &p,
+            "123|t|A study of the disease in mice.\n123|a|The gene was mutated in all cases. \
+             It causes cancer in most patients. Short one.\n123\t0\t5\tstudy\tDisease\tD1\n\n",
+        )
+        .unwrap();
+        let s = read_sentences(&p).unwrap();
+        assert_eq!(
+            s,
+            vec![
+                "A study of the disease in mice.",
+                "The gene was mutated in all cases.",
+                "It causes cancer in most patients."
+            ]
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! A model whose weights are trainable variables, with a second, gradient-free view of the same
+//! storage for fast forward passes, and saving as a sentence-transformers folder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use biolore_encoder::weights::load_tensors;
+use biolore_encoder::{Encoder, ModelSpec};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
+
+use crate::error::{Result, TrainError};
+
+/// Weight files that a saved model replaces (never copied from the source folder).
+const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
+/// Folder entries that are not part of a model and are never copied.
+const SKIPPED: [&str; 6] = [
+    "checkpoints",
+    "onnx",
+    "openvino",
+    ".git",
+    "training_log.jsonl",
+    "loss.svg",
+];
+
+/// A model under training: named variables, an encoder that tracks gradients, and one that does not.
+#[derive(Debug, Clone)]
+pub struct TrainableModel {
+    spec: ModelSpec,
+    names: Vec<String>,
+    vars: Vec<Var>,
+    buffers: Vec<(String, Tensor)>,
+    tracked: Encoder,
+    fast: Encoder,
+}
+
+impl TrainableModel {
+    /// Loads a sentence-transformers folder with every weight as a float32 variable.
+    pub fn load(folder: &Path, device: &Device) -> Result<Self> {
+        let spec = ModelSpec::read(folder)?;
+        let tensors = load_tensors(&spec.weights, device)?;
+        let mut sorted: BTreeMap<String, Tensor> = tensors.into_iter().collect();
+        let mut names = Vec::with_capacity(sorted.len());
+        let mut vars = Vec::with_capacity(sorted.len());
+        let mut buffers = Vec::new();
+        for (name, t) in std::mem::take(&mut sorted) {
+            if t.dtype().is_float() {
+                vars.push(Var::from_tensor(&t.to_dtype(DType::F32)?.contiguous()?)?);
+                names.push(name);
+            } else {
+                // Integer buffers (such as `position_ids`) are kept as they are, never trained.
+                buffers.push((name, t));
+            }
+        }
+        Self::assemble(spec, names, vars, buffers, device)
+    }
+
+    fn assemble(
+        spec: ModelSpec,
+        names: Vec<String>,
+        vars: Vec<Var>,
+        buffers: Vec<(String, Tensor)>,
+        device: &Device,
+    ) -> Result<Self> {
+        let view = |detached: bool| -> HashMap<String, Tensor> {
+            names
+                .iter()
+                .zip(&vars)
+                .map(|(n, v)| {
+                    let t = if detached {
+                        v.as_detached_tensor()
+                    } else {
+                        v.as_tensor().clone()
+                    };
+                    (n.clone(), t)
+                })
+                .chain(buffers.iter().cloned())
+                .collect()
+        };
+        let tracked = Encoder::with_weights(
+            spec.clone(),
+            VarBuilder::from_tensors(view(false), DType::F32, device),
+            device,
+        )?;
+        let fast = Encoder::with_weights(
+            spec.clone(),
+            VarBuilder::from_tensors(view(true), DType::F32, device),
+            device,
+        )?;
+        Ok(Self {
+            spec,
+            names,
+            vars,
+            buffers,
+            tracked,
+            fast,
+        })
+    }
+
+    /// The folder's configuration (of the model it was loaded from).
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The encoder whose forward pass records gradients for the variables.
+    pub fn tracked(&self) -> &Encoder {
+        &self.tracked
+    }
+
+    /// The same weights without gradient tracking: fast kernels, for targets and cached embeddings.
+    pub fn fast(&self) -> &Encoder {
+        &self.fast
+    }
+
+    /// Trainable (floating-point) weight names, sorted, as in the weights file.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The variables, in the order of [`Self::names`].
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// Number of parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Whether weight decay applies to a weight (not to biases and layer norms, as in BERT).
+    pub fn decays(name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        !(lower.ends_with("bias")
+            || lower.contains("layernorm")
+            || lower.contains("layer_norm")
+            || lower.ends_with("gamma")
+            || lower.ends_with("beta"))
+    }
+
+    /// Replaces every variable's value with the tensors of a weights file (a checkpoint).
+    pub fn set_weights(&self, path: &Path) -> Result<()> {
+        let tensors = load_tensors(path, self.fast.device())?;
+        for (name, var) in self.names.iter().zip(&self.vars) {
+            let t = tensors.get(name).ok_or_else(|| {
+                TrainError::Mismatch(format!("{}: no tensor '{name}'", path.display()))
+            })?;
+            var.set(&t.to_dtype(DType::F32)?)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the weights as `model.safetensors` (names as loaded, PyTorch metadata) to `path`.
+    pub fn save_weights(&self, path: &Path) -> Result<()> {
+        let tensors: Vec<(String, Tensor)> = self
+            .names
+            .iter()
+            .zip(&self.vars)
+            .map(|(n, v)| (n.clone(), v.as_detached_tensor()))
+            .chain(self.buffers.iter().cloned())
+            .collect();
+        write_safetensors(&tensors, path)
+    }
+
+    /// Saves a sentence-transformers folder: the source folder's files with the current weights.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        copy_model_files(&self.spec.folder, out)?;
+        self.save_weights(&out.join("model.safetensors"))
+    }
+}
+
+/// Writes named tensors to a safetensors file atomically (temporary file, then rename).
+pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
+    let tmp = path.with_extension("safetensors.partial");
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let views: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    safetensors::serialize_to_file(views, Some(metadata), &tmp)
+        .map_err(|e| TrainError::io(&tmp, std::io::Error::other(e.to_string())))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+}
+
+/// Copies a model folder's configuration and tokenizer files (not its weights) into `out`.
+pub fn copy_model_files(from: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    if same_dir(from, out) {
+        return Ok(());
+    }
+    copy_tree(from, out, 0)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn copy_tree(from: &Path, out: &Path, depth: usize) -> Result<()> {
+    let entries = std::fs::read_dir(from).map_err(|e| TrainError::io(from, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| TrainError::io(from, e))?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if SKIPPED.contains(&name_str.as_ref())
+            || (depth == 0 && WEIGHT_FILES.contains(&name_str.as_ref()))
+            || name_str.ends_with(".onnx")
+            || name_str.ends_with(".h5")
+            || name_str.ends_with(".msgpack")
+            || name_str.ends_with(".ot")
+        {
+            continue;
+        }
+        let src: PathBuf = entry.path();
+        let dst = out.join(&name);
+        if src.is_dir() {
+            if depth < 2 {
+                std::fs::create_dir_all(&dst).map_err(|e| TrainError::io(&dst, e))?;
+                copy_tree(&src, &dst, depth + 1)?;
+            }
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| TrainError::io(&dst, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decay_excludes_biases_and_norms() {
+        assert!(TrainableModel::decays(
+            "encoder.layer.0.attention.attn.q.weight"
+        ));
+        assert!(!TrainableModel::decays(
+            "encoder.layer.0.attention.attn.q.bias"
+        ));
+        assert!(!TrainableModel::decays("embeddings.LayerNorm.weight"));
+    }
+}
