@@ -33,7 +33,7 @@ pub fn pubtator_sentences(path: &Path, limit: usize) -> Result<Vec<String>> {
         if kind != "t" && kind != "a" {
             continue;
         }
-        for s in split_sentences(body) {
+        for s in biolore_encoder::text::split_sentences(body) {
             if out.len() == limit {
                 return Ok(out);
             }
@@ -41,50 +41,4 @@ pub fn pubtator_sentences(path: &Path, limit: usize) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-/// Splits text after `.`, `?` or `!` followed by a space and an upper-case letter or digit.
-pub fn split_sentences(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 0..bytes.len() {
-        if matches!(bytes[i], b'.' | b'?' | b'!')
-            && bytes.get(i + 1) == Some(&b' ')
-            && bytes
-                .get(i + 2)
-                .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        {
-            let s = text[start..=i].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = i + 2;
-        }
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sentences_split_on_terminal_punctuation() {
-        let s = split_sentences(
-            "WNT signalling is key. In response, beta-catenin is stable. e.g. no split. 3 cases.",
-        );
-        assert_eq!(
-            s,
-            vec![
-                "WNT signalling is key.",
-                "In response, beta-catenin is stable. e.g. no split.",
-                "3 cases."
-            ]
-        );
-    }
 }

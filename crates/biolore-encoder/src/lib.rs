@@ -13,6 +13,7 @@ pub mod model;
 pub mod pooling;
 pub mod resolve;
 pub mod runtime;
+pub mod text;
 pub mod tokens;
 pub mod weights;
 

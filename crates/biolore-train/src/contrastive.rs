@@ -15,69 +15,42 @@ use crate::error::{Result, TrainError};
 use crate::loss::{surrogate, symmetric_mnrl};
 use crate::model::TrainableModel;
 use crate::pairs::Pair;
-use crate::sampler::epoch_batches;
+use crate::sampler::EpochBatches;
 use crate::step::{chunks, embed, gradients, job_seed, parallel_map, tokenize, Gradients, Job};
 use crate::trainer::Objective;
 
 /// The phase-1 objective over a fixed list of pairs.
 pub struct Contrastive<'a> {
     pairs: &'a [Pair],
-    groups: Vec<u32>,
+    batches: EpochBatches,
     config: TrainConfig,
-    epoch: Option<(u64, Vec<Vec<usize>>)>,
-    per_epoch: usize,
 }
 
 impl<'a> Contrastive<'a> {
     /// Prepares batching of `pairs`; fails when they cannot fill one batch of distinct concepts.
     pub fn new(pairs: &'a [Pair], config: &TrainConfig) -> Result<Self> {
-        let mut ids = std::collections::HashMap::new();
-        let groups: Vec<u32> = pairs
-            .iter()
-            .map(|p| {
-                let n = ids.len() as u32;
-                *ids.entry(p.concept.as_str()).or_insert(n)
-            })
-            .collect();
-        let first = epoch_batches(&groups, config.batch_size, config.seed, 0);
-        if first.is_empty() {
-            return Err(TrainError::Empty(format!(
-                "{} pairs of {} concepts cannot fill one batch of {} distinct concepts",
+        let batches = EpochBatches::new(
+            pairs.iter().map(|p| p.concept.as_str()),
+            config.batch_size,
+            config.seed,
+        )
+        .ok_or_else(|| {
+            TrainError::Empty(format!(
+                "{} pairs cannot fill one batch of {} distinct concepts",
                 pairs.len(),
-                ids.len(),
                 config.batch_size
-            )));
-        }
+            ))
+        })?;
         Ok(Self {
             pairs,
-            groups,
+            batches,
             config: config.clone(),
-            per_epoch: first.len(),
-            epoch: Some((0, first)),
         })
     }
 
     /// Batches in one pass over the pairs.
     pub fn batches_per_epoch(&self) -> usize {
-        self.per_epoch
-    }
-
-    /// Pair indices of 0-based `step`.
-    pub fn batch(&mut self, step: usize) -> Vec<usize> {
-        let epoch = (step / self.per_epoch) as u64;
-        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            let b = epoch_batches(
-                &self.groups,
-                self.config.batch_size,
-                self.config.seed,
-                epoch,
-            );
-            self.epoch = Some((epoch, b));
-        }
-        self.epoch
-            .as_ref()
-            .and_then(|(_, b)| b.get(step % self.per_epoch).cloned())
-            .unwrap_or_default()
+        self.batches.per_epoch()
     }
 }
 
@@ -93,7 +66,7 @@ impl Objective for Contrastive<'_> {
     }
 
     fn gradients(&mut self, model: &TrainableModel, step: usize) -> Result<(Gradients, usize)> {
-        let batch = self.batch(step);
+        let batch = self.batches.batch(step);
         let c = &self.config;
         let names: Vec<&str> = batch.iter().map(|&i| self.pairs[i].name.as_str()).collect();
         let texts: Vec<&str> = batch.iter().map(|&i| self.pairs[i].text.as_str()).collect();

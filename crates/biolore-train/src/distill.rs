@@ -15,20 +15,18 @@ use crate::error::{Result, TrainError};
 use crate::loss::{cosine_distance, mse};
 use crate::model::TrainableModel;
 use crate::pairs::{Pair, PairKind};
-use crate::sampler::{epoch_batches, mix_seed};
+use crate::sampler::{mix_seed, EpochBatches};
 use crate::step::{chunks, embed, gradients, parallel_map, tokenize, Gradients, Job};
 use crate::trainer::Objective;
 
 /// The phase-2 objective.
 pub struct Distill<'a> {
     items: Vec<&'a Pair>,
-    groups: Vec<u32>,
+    batches: EpochBatches,
     sentences: Vec<String>,
     teacher: Encoder,
     base: Encoder,
     config: TrainConfig,
-    per_epoch: usize,
-    epoch: Option<(u64, Vec<Vec<usize>>)>,
 }
 
 impl<'a> Distill<'a> {
@@ -44,22 +42,18 @@ impl<'a> Distill<'a> {
             .iter()
             .filter(|p| matches!(p.kind, PairKind::Definition | PairKind::Description))
             .collect();
-        let mut ids = std::collections::HashMap::new();
-        let groups: Vec<u32> = items
-            .iter()
-            .map(|p| {
-                let n = ids.len() as u32;
-                *ids.entry(p.concept.as_str()).or_insert(n)
-            })
-            .collect();
-        let first = epoch_batches(&groups, config.batch_size, config.seed, 0);
-        if first.is_empty() {
-            return Err(TrainError::Empty(format!(
+        let batches = EpochBatches::new(
+            items.iter().map(|p| p.concept.as_str()),
+            config.batch_size,
+            config.seed,
+        )
+        .ok_or_else(|| {
+            TrainError::Empty(format!(
                 "{} definition/description pairs cannot fill one batch of {}",
                 items.len(),
                 config.batch_size
-            )));
-        }
+            ))
+        })?;
         if config.sentence_weight > 0.0 && config.sentences_per_step > 0 && sentences.is_empty() {
             return Err(TrainError::Empty(
                 "the sentence term needs general sentences (--sentences FILE)".into(),
@@ -67,31 +61,12 @@ impl<'a> Distill<'a> {
         }
         Ok(Self {
             items,
-            groups,
+            batches,
             sentences,
             teacher,
             base,
             config: config.clone(),
-            per_epoch: first.len(),
-            epoch: Some((0, first)),
         })
-    }
-
-    fn batch(&mut self, step: usize) -> Vec<usize> {
-        let epoch = (step / self.per_epoch) as u64;
-        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            let b = epoch_batches(
-                &self.groups,
-                self.config.batch_size,
-                self.config.seed,
-                epoch,
-            );
-            self.epoch = Some((epoch, b));
-        }
-        self.epoch
-            .as_ref()
-            .and_then(|(_, b)| b.get(step % self.per_epoch).cloned())
-            .unwrap_or_default()
     }
 
     fn sentence_batch(&self, step: usize) -> Vec<&str> {
@@ -143,7 +118,7 @@ impl Objective for Distill<'_> {
     }
 
     fn gradients(&mut self, model: &TrainableModel, step: usize) -> Result<(Gradients, usize)> {
-        let batch = self.batch(step);
+        let batch = self.batches.batch(step);
         let sentences = self.sentence_batch(step);
         let c = &self.config;
         let names: Vec<&str> = batch.iter().map(|&i| self.items[i].name.as_str()).collect();
@@ -200,7 +175,7 @@ pub fn read_sentences(path: &Path) -> Result<Vec<String>> {
             None if line.split('\t').count() > 3 => continue, // a PubTator annotation line
             None => line.trim(),
         };
-        for s in split_sentences(body) {
+        for s in biolore_encoder::text::split_sentences(body) {
             if s.split_whitespace().count() >= 4 {
                 out.push(s.to_string());
             }
@@ -216,32 +191,6 @@ fn pubtator_text(line: &str) -> Option<&str> {
     let text = parts.next()?;
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && (kind == "t" || kind == "a"))
         .then_some(text.trim())
-}
-
-/// Splits text after `.`, `?` or `!` followed by a space and an upper-case letter or digit.
-fn split_sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for i in 0..bytes.len() {
-        if matches!(bytes[i], b'.' | b'?' | b'!')
-            && bytes.get(i + 1) == Some(&b' ')
-            && bytes
-                .get(i + 2)
-                .is_some_and(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            let s = text[start..=i].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = i + 2;
-        }
-    }
-    let rest = text[start.min(text.len())..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -64,6 +64,65 @@ pub fn epoch_batches(groups: &[u32], batch_size: usize, seed: u64, epoch: u64) -
     batches
 }
 
+/// The batches of a run, step by step: epochs of [`epoch_batches`], the current one cached.
+#[derive(Debug, Clone)]
+pub struct EpochBatches {
+    groups: Vec<u32>,
+    batch_size: usize,
+    seed: u64,
+    per_epoch: usize,
+    current: (u64, Vec<Vec<usize>>),
+}
+
+impl EpochBatches {
+    /// Batches of items grouped by key (a concept id); `None` when they cannot fill one batch.
+    pub fn new<'k>(
+        keys: impl Iterator<Item = &'k str>,
+        batch_size: usize,
+        seed: u64,
+    ) -> Option<Self> {
+        let mut ids = std::collections::HashMap::new();
+        let groups: Vec<u32> = keys
+            .map(|k| {
+                let n = ids.len() as u32;
+                *ids.entry(k).or_insert(n)
+            })
+            .collect();
+        let first = epoch_batches(&groups, batch_size, seed, 0);
+        if first.is_empty() {
+            return None;
+        }
+        Some(Self {
+            groups,
+            batch_size,
+            seed,
+            per_epoch: first.len(),
+            current: (0, first),
+        })
+    }
+
+    /// Batches in one pass over the items.
+    pub fn per_epoch(&self) -> usize {
+        self.per_epoch
+    }
+
+    /// Item indices of 0-based `step`.
+    pub fn batch(&mut self, step: usize) -> Vec<usize> {
+        let epoch = (step / self.per_epoch) as u64;
+        if self.current.0 != epoch {
+            self.current = (
+                epoch,
+                epoch_batches(&self.groups, self.batch_size, self.seed, epoch),
+            );
+        }
+        self.current
+            .1
+            .get(step % self.per_epoch)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
