@@ -45,6 +45,10 @@ enum Command {
     Train(Box<commands::train::TrainCommand>),
     /// Average the weights of models of one architecture (a model soup).
     Average(commands::train::AverageArgs),
+    /// Serve embeddings, similarity and linking over HTTP (OpenAI and TEI compatible).
+    Serve(Box<commands::serve::ServeArgs>),
+    /// Load-test a server on this machine: texts/s and latency at several concurrencies.
+    Loadtest(Box<commands::loadtest::LoadtestArgs>),
 }
 
 /// Tells the allocator to keep freed memory for reuse instead of returning it to the OS.
@@ -78,6 +82,8 @@ fn main() -> ExitCode {
         Command::Eval(c) => commands::eval::run(c),
         Command::Train(c) => commands::train::run(*c),
         Command::Average(args) => commands::train::average(args),
+        Command::Serve(args) => commands::serve::run(*args),
+        Command::Loadtest(args) => commands::loadtest::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

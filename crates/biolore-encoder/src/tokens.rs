@@ -74,6 +74,11 @@ impl TextTokenizer {
 
     /// Token ids of one text, special tokens included.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.encode_checked(text)?.0)
+    }
+
+    /// Token ids of one text and whether it was cut at [`Self::max_len`].
+    pub fn encode_checked(&self, text: &str) -> Result<(Vec<u32>, bool)> {
         let enc = self
             .inner
             .encode(text, true)
@@ -81,7 +86,7 @@ impl TextTokenizer {
                 context: "encoding a text".into(),
                 message: e.to_string(),
             })?;
-        Ok(enc.get_ids().to_vec())
+        Ok((enc.get_ids().to_vec(), !enc.get_overflowing().is_empty()))
     }
 
     /// Token ids of many texts, in parallel, in input order.

@@ -11,4 +11,4 @@ pub use abbreviations::Abbreviations;
 pub use composite::split_composite;
 pub use error::{LinkError, Result};
 pub use eval::{evaluate, EvalReport};
-pub use linker::{Candidate, Linker};
+pub use linker::{rank, Candidate, Linker};

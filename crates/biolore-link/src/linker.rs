@@ -65,29 +65,40 @@ impl<'a> Linker<'a> {
             .encoder
             .embed_with_progress(mentions, self.limits, |_| {})?;
         let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
-        let kb = self.index.kb();
-        let names = self.index.names();
-        let hits = if self.approximate {
-            self.index.search_approx(&queries, k)
-        } else {
-            self.index.search(&queries, k)
-        };
-        Ok(hits
-            .into_iter()
-            .map(|hits| {
-                hits.into_iter()
-                    .map(|h| {
-                        let c = &kb.concepts()[h.concept as usize];
-                        Candidate {
-                            id: c.id.clone(),
-                            name: c.name.clone(),
-                            matched: names.names[h.name as usize].text.clone(),
-                            score: h.score,
-                            all_ids: c.all_ids().map(String::from).collect(),
-                        }
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(rank(self.index, &queries, k, self.approximate))
     }
+}
+
+/// The `k` best concepts of `index` for each query vector (embedded with the index's model).
+///
+/// `approximate` searches the index's HNSW graph when it has one.
+pub fn rank(
+    index: &Index,
+    queries: &[Vec<f32>],
+    k: usize,
+    approximate: bool,
+) -> Vec<Vec<Candidate>> {
+    let kb = index.kb();
+    let names = index.names();
+    let hits = if approximate {
+        index.search_approx(queries, k)
+    } else {
+        index.search(queries, k)
+    };
+    hits.into_iter()
+        .map(|hits| {
+            hits.into_iter()
+                .map(|h| {
+                    let c = &kb.concepts()[h.concept as usize];
+                    Candidate {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        matched: names.names[h.name as usize].text.clone(),
+                        score: h.score,
+                        all_ids: c.all_ids().map(String::from).collect(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -6,6 +6,8 @@ pub mod eval;
 pub mod index;
 pub mod kb;
 pub mod link;
+pub mod loadtest;
+pub mod serve;
 pub mod similarity;
 pub mod train;
 

@@ -1,0 +1,58 @@
+//! The router: routes, JSON 404/405, API-key check, metrics, body limit, panic safety net.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::ApiError;
+use crate::routes::{link, openai, service, tei};
+use crate::state::AppState;
+
+/// The application: every route with its middleware, over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/embed", post(tei::embed))
+        .route("/similarity", post(tei::similarity))
+        .route("/link", post(link::link))
+        .route("/health", get(service::health))
+        .route("/info", get(service::info))
+        .route("/metrics", get(service::metrics))
+        .fallback(service::not_found)
+        .method_not_allowed_fallback(service::wrong_method)
+        .layer(from_fn_with_state(state.clone(), crate::auth::require_key))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal("the server failed on this request").into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Middleware: counts each request by route and status and times it.
+async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .observe_request(&route, status, started.elapsed());
+    tracing::debug!(
+        route,
+        status,
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
