@@ -383,6 +383,43 @@ fn bad_requests_get_openai_shaped_errors() {
     );
 }
 
+/// The value of an unlabelled metric.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+}
+
+#[test]
+fn concurrent_requests_share_batches() {
+    let server = serve(&[], &[]);
+    let url = server.url.clone();
+    let text = "recurrent hepatic encephalopathy in a patient with alcoholic cirrhosis ".repeat(6);
+    let body = json!({"inputs": vec![text.as_str(); 4]}).to_string();
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| post(&url, "/embed", &body, None)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|a| a.status == 200));
+    // Same texts, same vectors, whatever batch they ran in.
+    let first = floats(&answers[0].json()[0]);
+    for a in &answers {
+        for v in a.json().as_array().unwrap() {
+            assert_close(&floats(v), &first);
+        }
+    }
+    let metrics = get(&url, "/metrics", None).body;
+    let texts = metric(&metrics, "biolore_batch_texts_sum");
+    let batches = metric(&metrics, "biolore_batch_texts_count");
+    assert_eq!(texts, 64.0);
+    assert!(
+        batches < 16.0,
+        "16 requests ran in {batches} batches: no batching"
+    );
+}
+
 #[test]
 fn api_key_guards_every_route_but_health() {
     let server = serve(&[], &[("BIOLORE_API_KEY", "k-123")]);

@@ -192,6 +192,13 @@ impl Encoder {
         }
     }
 
+    /// Vectors of one model batch of token sequences, row-major `[seqs, dim]`, on this thread.
+    pub fn embed_batch(&self, seqs: &[&[u32]]) -> Result<Vec<f32>> {
+        let (ids, mask) = self.pad_batch(seqs)?;
+        let vectors = self.forward(&ids, &mask, false)?.to_dtype(DType::F32)?;
+        Ok(vectors.flatten_all()?.to_vec1::<f32>()?)
+    }
+
     /// Embeds texts in input order, batching by length; `progress` is called with the number of texts done.
     pub fn embed_with_progress<S: AsRef<str> + Sync>(
         &self,
@@ -224,9 +231,7 @@ impl Encoder {
         let workers = crate::runtime::workers().min(batches.len()).max(1);
         let run = |batch: &[usize]| -> Result<Vec<f32>> {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
-            let (ids, mask) = self.pad_batch(&seqs)?;
-            let vectors = self.forward(&ids, &mask, false)?.to_dtype(DType::F32)?;
-            Ok(vectors.flatten_all()?.to_vec1::<f32>()?)
+            self.embed_batch(&seqs)
         };
         let mut scatter = |batch: &[usize], flat: &[f32]| {
             for (row, &i) in batch.iter().enumerate() {

@@ -3,17 +3,20 @@
 //!
 //! The async workers never run the model. While a batch is being encoded, new requests wait in
 //! the queue; the next batch takes as many of them as fit in the token budget, so under load the
-//! model runs on large, efficient batches, and with one client it runs on that client's texts at
-//! once (no waiting window).
+//! model runs on large batches that keep every core busy. With one client a request runs at once;
+//! only when the previous batch held several requests does the thread wait a few milliseconds
+//! for the clients just answered to send their next ones. A batch is cut into model batches that
+//! persistent workers take longest first, so they finish together.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use biolore_encoder::batching::plan_batches;
 use biolore_encoder::{BatchLimits, Encoder};
 use tokio::sync::oneshot;
 
@@ -187,10 +190,42 @@ fn token_count(job: &Job) -> usize {
     job.tokens.iter().map(Vec::len).sum()
 }
 
+/// How long the inference thread waits for more requests when the previous batch held several
+/// (concurrent clients send their next request right after an answer); never with one client.
+const LINGER: Duration = Duration::from_millis(3);
+
+/// The next queued job: waits until `deadline` when given, else only takes what is there.
+fn next_job(queue: &Receiver<Job>, deadline: Option<Instant>) -> Option<Job> {
+    match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            match queue.recv_timeout(left) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+            }
+        }
+        None => queue.try_recv().ok(),
+    }
+}
+
 /// The inference thread: batch, encode, answer, until the queue is closed and empty.
 fn run_inference(encoder: &Encoder, queue: &Receiver<Job>, budget: usize, metrics: &Metrics) {
     let workers = biolore_encoder::runtime::workers();
+    // Persistent workers: their memory stays warm from batch to batch (fresh threads per batch
+    // cost a third more time here), and candle's own parallel loops run inside this pool.
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("biolore-encode-{i}"))
+        .build()
+    {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            tracing::warn!("no encoding pool ({e}); encoding on fresh threads per batch");
+            None
+        }
+    };
     let mut carry: Option<Job> = None;
+    let mut previous_requests = 0usize;
     loop {
         let first = match carry.take() {
             Some(job) => job,
@@ -202,7 +237,12 @@ fn run_inference(encoder: &Encoder, queue: &Receiver<Job>, budget: usize, metric
         metrics.dequeued();
         let mut tokens = token_count(&first);
         let mut jobs = vec![first];
-        while let Ok(job) = queue.try_recv() {
+        let deadline = (previous_requests > 1).then(|| Instant::now() + LINGER);
+        loop {
+            let wait = deadline.filter(|_| jobs.len() < previous_requests);
+            let Some(job) = next_job(queue, wait) else {
+                break;
+            };
             let n = token_count(&job);
             if tokens + n > budget {
                 carry = Some(job);
@@ -212,35 +252,85 @@ fn run_inference(encoder: &Encoder, queue: &Receiver<Job>, budget: usize, metric
             tokens += n;
             jobs.push(job);
         }
+        previous_requests = jobs.len();
         // Clients that gave up (timeout, closed connection) need no vectors.
         jobs.retain(|job| !job.reply.is_closed());
         if jobs.is_empty() {
             continue;
         }
-        run_batch(encoder, jobs, workers, metrics);
+        run_batch(encoder, pool.as_ref(), jobs, workers, metrics);
     }
 }
 
+/// Vectors of `texts`, row-major, split into model batches across the pool's workers.
+fn encode_all(
+    encoder: &Encoder,
+    pool: Option<&rayon::ThreadPool>,
+    texts: &[Vec<u32>],
+    workers: usize,
+) -> biolore_encoder::Result<Vec<f32>> {
+    // About two model batches per worker, taken longest first by whichever worker is free, so
+    // the workers finish together; none over the measured best size.
+    let per_batch = texts
+        .len()
+        .div_ceil(2 * workers.max(1))
+        .clamp(1, MAX_TEXTS_PER_MODEL_BATCH);
+    let limits = BatchLimits {
+        max_texts: per_batch,
+        max_tokens: MAX_TOKENS_PER_MODEL_BATCH,
+    };
+    let Some(pool) = pool else {
+        return Ok(encoder
+            .embed_tokens(texts, limits, &mut |_| {})?
+            .into_flat());
+    };
+    let lengths: Vec<usize> = texts.iter().map(Vec::len).collect();
+    let batches = plan_batches(&lengths, limits);
+    let next = AtomicUsize::new(0);
+    let outputs: Vec<(usize, biolore_encoder::Result<Vec<f32>>)> = pool
+        .broadcast(|_| {
+            let mut done = Vec::new();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = batches.get(b) else {
+                    break done;
+                };
+                let seqs: Vec<&[u32]> = batch.iter().map(|&i| texts[i].as_slice()).collect();
+                done.push((b, encoder.embed_batch(&seqs)));
+            }
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    let dim = encoder.dim();
+    let mut flat = vec![0f32; texts.len() * dim];
+    for (b, output) in outputs {
+        let output = output?;
+        let batch = &batches[b];
+        for (row, &i) in batch.iter().enumerate() {
+            flat[i * dim..(i + 1) * dim].copy_from_slice(&output[row * dim..(row + 1) * dim]);
+        }
+    }
+    Ok(flat)
+}
+
 /// Encodes the texts of `jobs` as one batch and answers each job with its rows.
-fn run_batch(encoder: &Encoder, mut jobs: Vec<Job>, workers: usize, metrics: &Metrics) {
+fn run_batch(
+    encoder: &Encoder,
+    pool: Option<&rayon::ThreadPool>,
+    mut jobs: Vec<Job>,
+    workers: usize,
+    metrics: &Metrics,
+) {
     let counts: Vec<usize> = jobs.iter().map(|j| j.tokens.len()).collect();
     let mut texts: Vec<Vec<u32>> = Vec::with_capacity(counts.iter().sum());
     for job in &mut jobs {
         texts.append(&mut job.tokens);
     }
     let tokens: usize = texts.iter().map(Vec::len).sum();
-    // Enough model batches to keep every worker busy, none over the measured best size.
-    let per_batch = texts
-        .len()
-        .div_ceil(workers.max(1))
-        .clamp(1, MAX_TEXTS_PER_MODEL_BATCH);
-    let limits = BatchLimits {
-        max_texts: per_batch,
-        max_tokens: MAX_TOKENS_PER_MODEL_BATCH,
-    };
     let started = Instant::now();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        encoder.embed_tokens(&texts, limits, &mut |_| {})
+        encode_all(encoder, pool, &texts, workers)
     }));
     metrics.observe_batch(texts.len(), tokens, started.elapsed());
     tracing::debug!(
@@ -250,10 +340,9 @@ fn run_batch(encoder: &Encoder, mut jobs: Vec<Job>, workers: usize, metrics: &Me
         ms = started.elapsed().as_millis() as u64,
         "batch"
     );
+    let dim = encoder.dim();
     match result {
-        Ok(Ok(vectors)) => {
-            let dim = vectors.dim();
-            let flat = vectors.as_flat();
+        Ok(Ok(flat)) => {
             let mut start = 0;
             for (job, n) in jobs.into_iter().zip(counts) {
                 let rows = flat[start * dim..(start + n) * dim].to_vec();
