@@ -10,7 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -199,10 +199,7 @@ fn next_job(queue: &Receiver<Job>, deadline: Option<Instant>) -> Option<Job> {
     match deadline {
         Some(d) => {
             let left = d.saturating_duration_since(Instant::now());
-            match queue.recv_timeout(left) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-            }
+            queue.recv_timeout(left).ok()
         }
         None => queue.try_recv().ok(),
     }
