@@ -4,11 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::{floats, repo_root};
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
 /// An installed model; a missing model fails the test (never a skip).
 fn model(name: &str) -> PathBuf {
@@ -47,14 +46,6 @@ fn jsonl(o: &Output) -> Vec<Value> {
         .expect("utf-8 output")
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
         .collect()
 }
 

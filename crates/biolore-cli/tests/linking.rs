@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{biolore, ok, shared};
+use common::{biolore, index_dictionary, ok, shared};
 
 use serde_json::Value;
 
@@ -49,28 +49,8 @@ fn fixture(dir: &Path, docs: usize) -> (PathBuf, PathBuf) {
 fn import_build_link_and_evaluate() {
     let tmp = tempfile::tempdir().unwrap();
     let (corpus, dict) = fixture(tmp.path(), 15);
-    let kb = tmp.path().join("medic.kb");
-    let index = tmp.path().join("medic.idx");
+    let index = index_dictionary(&dict, tmp.path());
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    ok(biolore(&[
-        "kb",
-        "import",
-        "--format",
-        "biosyn",
-        &s(&dict),
-        "--out",
-        &s(&kb),
-    ]));
-    ok(biolore(&[
-        "index",
-        "build",
-        "--kb",
-        &s(&kb),
-        "--model",
-        "all-MiniLM-L6-v2",
-        "--out",
-        &s(&index),
-    ]));
 
     let out = ok(biolore(&[
         "link",

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{biolore, ok, repo_root, shared};
+use common::{biolore, floats, index_dictionary, ok, repo_root, shared};
 use serde_json::{json, Value};
 
 /// A running server; killed when dropped.
@@ -107,14 +107,6 @@ fn get(url: &str, path: &str, key: Option<&str>) -> Answer {
     answer(req.call())
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("a list of numbers")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
 fn assert_close(a: &[f32], b: &[f32]) {
     assert_eq!(a.len(), b.len());
     let worst = a
@@ -146,29 +138,7 @@ fn small_index(dir: &Path) -> PathBuf {
         .collect();
     let dict = dir.join("medic-small.txt");
     std::fs::write(&dict, kept.join("\n") + "\n").unwrap();
-    let kb = dir.join("medic.kb");
-    let index = dir.join("medic.idx");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    ok(biolore(&[
-        "kb",
-        "import",
-        "--format",
-        "biosyn",
-        &s(&dict),
-        "--out",
-        &s(&kb),
-    ]));
-    ok(biolore(&[
-        "index",
-        "build",
-        "--kb",
-        &s(&kb),
-        "--model",
-        "all-MiniLM-L6-v2",
-        "--out",
-        &s(&index),
-    ]));
-    index
+    index_dictionary(&dict, dir)
 }
 
 const TEXTS: [&str; 3] = [

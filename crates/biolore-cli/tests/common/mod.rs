@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
@@ -34,4 +34,41 @@ pub fn biolore(args: &[&str]) -> Output {
 pub fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).expect("utf-8")
+}
+
+/// The numbers of a JSON list, as f32.
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .expect("a list of numbers")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+/// Imports a BioSyn dictionary into `dir/medic.kb` and indexes it with MiniLM into
+/// `dir/medic.idx`; returns the index folder.
+pub fn index_dictionary(dict: &Path, dir: &Path) -> PathBuf {
+    let kb = dir.join("medic.kb");
+    let index = dir.join("medic.idx");
+    let s = |p: &Path| p.to_str().expect("UTF-8 path").to_string();
+    ok(biolore(&[
+        "kb",
+        "import",
+        "--format",
+        "biosyn",
+        &s(dict),
+        "--out",
+        &s(&kb),
+    ]));
+    ok(biolore(&[
+        "index",
+        "build",
+        "--kb",
+        &s(&kb),
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--out",
+        &s(&index),
+    ]));
+    index
 }
