@@ -360,18 +360,23 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
 }
 
+/// `n` clients posting `body` to `/embed` at once; their answers.
+fn concurrently(n: usize, url: &str, body: &str) -> Vec<Answer> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| s.spawn(|| post(url, "/embed", body, None)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn concurrent_requests_share_batches() {
     let server = serve(&[], &[]);
     let url = server.url.clone();
     let text = "recurrent hepatic encephalopathy in a patient with alcoholic cirrhosis ".repeat(6);
     let body = json!({"inputs": vec![text.as_str(); 4]}).to_string();
-    let answers: Vec<Answer> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..16)
-            .map(|_| s.spawn(|| post(&url, "/embed", &body, None)))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let answers = concurrently(16, &url, &body);
     assert!(answers.iter().all(|a| a.status == 200));
     // Same texts, same vectors, whatever batch they ran in.
     let first = floats(&answers[0].json()[0]);
@@ -415,12 +420,7 @@ fn overload_answers_429_then_recovers_and_slow_requests_time_out() {
     let url = server.url.clone();
     let long = "acute hepatic failure with encephalopathy and coagulopathy ".repeat(30);
     let heavy = json!({"inputs": vec![long.as_str(); 48]}).to_string();
-    let answers: Vec<Answer> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..12)
-            .map(|_| s.spawn(|| post(&url, "/embed", &heavy, None)))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let answers = concurrently(12, &url, &heavy);
     let ok = answers.iter().filter(|a| a.status == 200).count();
     let busy: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
     assert_eq!(ok + busy.len(), answers.len(), "only 200 or 429");
