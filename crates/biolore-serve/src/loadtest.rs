@@ -179,10 +179,13 @@ fn send(agent: &ureq::Agent, url: &str, key: Option<&str>, body: &str) -> Outcom
     }
 }
 
-/// The request bodies, cycling through the texts.
+/// The request bodies, cycling through the texts (none without texts).
 fn bodies(options: &LoadOptions) -> Vec<String> {
     let per = options.texts_per_request.max(1);
     let n = options.texts.len();
+    if n == 0 {
+        return Vec::new();
+    }
     let requests = n.div_ceil(per).max(1);
     (0..requests)
         .map(|r| {
@@ -203,6 +206,9 @@ fn agent() -> ureq::Agent {
 
 /// Sends one request to check the server answers (and to warm it up).
 pub fn warm_up(options: &LoadOptions) -> Result<(), LoadError> {
+    if options.texts.is_empty() {
+        return Err(LoadError::NoTexts);
+    }
     let base = loopback_url(&options.url)?;
     let body = bodies(options)
         .into_iter()
@@ -338,5 +344,12 @@ mod tests {
             bodies(&options),
             vec![r#"{"inputs":["a","b"]}"#, r#"{"inputs":["c","a"]}"#]
         );
+        let empty = LoadOptions {
+            texts: Vec::new(),
+            ..options
+        };
+        assert!(bodies(&empty).is_empty());
+        assert!(matches!(warm_up(&empty), Err(LoadError::NoTexts)));
+        assert!(matches!(run_level(&empty, 2), Err(LoadError::NoTexts)));
     }
 }

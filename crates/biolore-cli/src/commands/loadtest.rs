@@ -62,12 +62,18 @@ fn texts(args: &LoadtestArgs) -> Result<Vec<String>> {
     if let Some(path) = &args.texts {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        return Ok(text
+        let texts: Vec<String> = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
-            .collect());
+            .collect();
+        anyhow::ensure!(
+            !texts.is_empty(),
+            "{}: no texts (one per line)",
+            path.display()
+        );
+        return Ok(texts);
     }
     let corpus = args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt");
     anyhow::ensure!(
