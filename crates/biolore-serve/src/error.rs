@@ -78,15 +78,15 @@ impl ApiError {
         )
     }
 
-    /// 429: the queue is full; retry after a second.
-    pub fn overloaded(max_queue: usize) -> Self {
+    /// 429: `max` requests are already in progress; retry after a second.
+    pub fn overloaded(max: usize) -> Self {
         Self {
             retry_after: Some(1),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "overloaded_error",
                 "queue_full",
-                format!("the server is busy ({max_queue} requests are queued); retry shortly"),
+                format!("the server is busy ({max} requests in progress); retry shortly"),
             )
         }
     }

@@ -13,7 +13,9 @@ pub struct Limits {
     pub max_inputs: usize,
     /// Most characters in one text; longer texts get 413.
     pub max_chars: usize,
-    /// Most requests admitted at once (queued or being encoded); beyond it, 429.
+    /// Most requests admitted at once (queued or being encoded); beyond it, 429. Twice as many
+    /// may be in progress over HTTP (bodies being read), so memory stays under
+    /// `2 × max_queue × max_body_bytes`.
     pub max_queue: usize,
     /// Most tokens the inference thread puts in one batch across requests.
     pub max_batch_tokens: usize,
@@ -37,7 +39,7 @@ impl Default for Limits {
             max_chars: 20_000,
             max_queue: 256,
             max_batch_tokens: 8192,
-            max_body_bytes: 16 << 20,
+            max_body_bytes: 8 << 20,
             request_timeout: Duration::from_secs(60),
             max_top_k: 100,
         }
@@ -45,6 +47,11 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Most requests in progress over HTTP (reading a body, queued, encoding, answering).
+    pub fn max_in_flight(&self) -> usize {
+        self.max_queue.saturating_mul(2).max(1)
+    }
+
     /// Checks a request's texts: at least one, at most `max_inputs`, each within `max_chars`.
     ///
     /// `field` names the request field in the messages (e.g. `input`).
@@ -118,5 +125,6 @@ mod tests {
         );
         // Characters, not bytes: five accented letters are ten bytes.
         assert!(limits.check_texts("input", &["éééé", "ééééé"]).is_ok());
+        assert_eq!(limits.max_in_flight(), 2 * Limits::default().max_queue);
     }
 }

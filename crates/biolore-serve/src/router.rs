@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             tracing::error!("a request handler panicked");
             ApiError::internal("the server failed on this request").into_response()
         }))
+        .layer(from_fn_with_state(state.clone(), limit_in_flight))
         .layer(from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -55,4 +57,17 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
         "request"
     );
     response
+}
+
+/// Middleware: 429 before reading a body when twice `--max-queue` requests are in progress, so
+/// bodies waiting for admission cannot grow without bound; `GET` routes (health, info,
+/// metrics) always pass, so monitoring works under overload.
+async fn limit_in_flight(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if req.method() == Method::GET {
+        return next.run(req).await;
+    }
+    match state.in_flight.admit() {
+        Ok(_permit) => next.run(req).await,
+        Err(busy) => busy.into_response(),
+    }
 }

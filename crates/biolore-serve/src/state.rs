@@ -38,8 +38,10 @@ pub struct AppState {
     pub model_id: String,
     /// The queue in front of the inference thread.
     pub batcher: Batcher,
-    /// How many requests are inside.
+    /// How many requests are inside (queued or encoding).
     pub admission: Admission,
+    /// How many requests are in progress over HTTP, on the routes that take bodies.
+    pub in_flight: Admission,
     /// Limits on requests.
     pub limits: Limits,
     /// Metrics.
@@ -100,6 +102,7 @@ impl AppState {
             model_id,
             batcher,
             admission: Admission::new(limits.max_queue),
+            in_flight: Admission::new(limits.max_in_flight()),
             limits,
             metrics,
             index,
