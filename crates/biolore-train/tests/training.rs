@@ -12,9 +12,10 @@ use biolore_encoder::Encoder;
 use biolore_kb::load::{ctd, Policy};
 use biolore_train::contrastive::Contrastive;
 use biolore_train::distill::{read_sentences, Distill};
+use biolore_train::log::StepReport;
 use biolore_train::optim::AdamW;
 use biolore_train::pairs::{build_pairs, PairOptions};
-use biolore_train::trainer::{train, Objective};
+use biolore_train::trainer::{train, Objective, Outcome};
 use biolore_train::{Pair, TrainConfig, TrainableModel};
 use candle_core::{DType, Device, Tensor};
 
@@ -102,6 +103,19 @@ fn one_step_changes_the_weights_and_lowers_the_loss_on_its_batch() {
     );
 }
 
+/// Phase 1 from a freshly loaded base model into `out` (resuming what is there).
+fn run_contrastive(
+    pairs: &[Pair],
+    config: &TrainConfig,
+    out: &Path,
+    stop: Option<&AtomicBool>,
+    observer: &mut dyn FnMut(&StepReport),
+) -> Outcome {
+    let model = load();
+    let mut objective = Contrastive::new(pairs, config).unwrap();
+    train(&model, &mut objective, config, out, stop, observer).unwrap()
+}
+
 fn weights_of(dir: &Path) -> std::collections::HashMap<String, Tensor> {
     load_tensors(&dir.join("model.safetensors"), &Device::Cpu).expect("weights load")
 }
@@ -113,43 +127,21 @@ fn an_interrupted_run_resumes_identically_and_saves_a_loadable_model() {
     let dir = tempfile::tempdir().unwrap();
     let (straight, resumed) = (dir.path().join("straight"), dir.path().join("resumed"));
 
-    let model = load();
-    let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let done = train(
-        &model,
-        &mut objective,
-        &config,
-        &straight,
-        None,
-        &mut |_| {},
-    )
-    .unwrap();
+    let done = run_contrastive(&pairs, &config, &straight, None, &mut |_| {});
     assert_eq!(done.steps_done, 4);
     assert!(!done.interrupted);
 
     // Stop after step 2 (as Ctrl-C does), then resume with a freshly loaded model.
     let stop = AtomicBool::new(false);
-    let model = load();
-    let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let part = train(
-        &model,
-        &mut objective,
-        &config,
-        &resumed,
-        Some(&stop),
-        &mut |r| {
-            if r.step == 2 {
-                stop.store(true, Ordering::SeqCst);
-            }
-        },
-    )
-    .unwrap();
+    let part = run_contrastive(&pairs, &config, &resumed, Some(&stop), &mut |r| {
+        if r.step == 2 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
     assert!(part.interrupted);
     assert_eq!(part.steps_done, 2);
     assert!(!resumed.join("model.safetensors").exists());
-    let model = load();
-    let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let rest = train(&model, &mut objective, &config, &resumed, None, &mut |_| {}).unwrap();
+    let rest = run_contrastive(&pairs, &config, &resumed, None, &mut |_| {});
     assert_eq!(rest.resumed_from, Some(2));
     assert_eq!(rest.steps_done, 4);
 
@@ -188,17 +180,7 @@ fn an_interrupted_run_resumes_identically_and_saves_a_loadable_model() {
     assert!((norm - 1.0).abs() < 1e-4);
 
     // A finished run is not trained again.
-    let model = load();
-    let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let again = train(
-        &model,
-        &mut objective,
-        &config,
-        &straight,
-        None,
-        &mut |_| {},
-    )
-    .unwrap();
+    let again = run_contrastive(&pairs, &config, &straight, None, &mut |_| {});
     assert_eq!(again.seconds, 0.0);
 
     // Averaging is exact: weights 1 and 3 give (base + 3·trained) / 4.
