@@ -59,19 +59,23 @@ fn pairs_train_average_and_evaluate_relatedness() {
         "16",
     ];
     let kb = p("ctd.kb");
-    let mut args = vec![
-        "train",
-        "contrastive",
-        "--kb",
-        &kb,
-        "--model",
-        "all-MiniLM-L6-v2",
-        "--out",
-    ];
+    // Phase 1 from MiniLM on the CTD KB into `out`, with more options.
+    let contrastive = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "contrastive",
+            "--kb",
+            &kb,
+            "--model",
+            "all-MiniLM-L6-v2",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        biolore(&args)
+    };
     let p1 = p("p1");
-    args.push(&p1);
-    args.extend(small);
-    ok(biolore(&args));
+    ok(contrastive(&p1, &small));
     let log = std::fs::read_to_string(dir.path().join("p1/training_log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2);
     assert!(dir.path().join("p1/loss.svg").is_file());
@@ -133,18 +137,7 @@ fn pairs_train_average_and_evaluate_relatedness() {
 
     // A config key that does not exist is an error naming the file and the key.
     std::fs::write(p("bad.toml"), "learning_rate = 1\n").unwrap();
-    let out = biolore(&[
-        "train",
-        "contrastive",
-        "--kb",
-        &kb,
-        "--model",
-        "all-MiniLM-L6-v2",
-        "--out",
-        &p("x"),
-        "--config",
-        &p("bad.toml"),
-    ]);
+    let out = contrastive(&p("x"), &["--config", &p("bad.toml")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("bad.toml") && err.contains("learning_rate"),
