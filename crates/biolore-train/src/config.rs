@@ -49,6 +49,8 @@ pub struct TrainConfig {
     pub names_per_text: usize,
     /// Dropout during training (the model's own rates).
     pub dropout: bool,
+    /// Embeddings and this many lower transformer layers stay as they are (0 trains everything).
+    pub freeze_layers: usize,
     /// Phase 2: weight of the concept term (name → teacher's definition/description vector).
     pub concept_weight: f64,
     /// Phase 2: weight of the sentence term (student → base model on general sentences).
@@ -80,6 +82,7 @@ impl Default for TrainConfig {
             ],
             names_per_text: 4,
             dropout: true,
+            freeze_layers: 0,
             concept_weight: 1.0,
             sentence_weight: 1.0,
             sentences_per_step: 16,

@@ -30,6 +30,7 @@ pub struct TrainableModel {
     names: Vec<String>,
     vars: Vec<Var>,
     buffers: Vec<(String, Tensor)>,
+    frozen: Vec<bool>,
     tracked: Encoder,
     fast: Encoder,
 }
@@ -52,7 +53,8 @@ impl TrainableModel {
                 buffers.push((name, t));
             }
         }
-        Self::assemble(spec, names, vars, buffers, device)
+        let frozen = vec![false; names.len()];
+        Self::assemble(spec, names, vars, buffers, frozen, device)
     }
 
     fn assemble(
@@ -60,14 +62,17 @@ impl TrainableModel {
         names: Vec<String>,
         vars: Vec<Var>,
         buffers: Vec<(String, Tensor)>,
+        frozen: Vec<bool>,
         device: &Device,
     ) -> Result<Self> {
-        let view = |detached: bool| -> HashMap<String, Tensor> {
+        // `tracked` records gradients only for the variables that are not frozen.
+        let view = |detached: &dyn Fn(usize) -> bool| -> HashMap<String, Tensor> {
             names
                 .iter()
                 .zip(&vars)
-                .map(|(n, v)| {
-                    let t = if detached {
+                .enumerate()
+                .map(|(i, (n, v))| {
+                    let t = if detached(i) {
                         v.as_detached_tensor()
                     } else {
                         v.as_tensor().clone()
@@ -79,12 +84,12 @@ impl TrainableModel {
         };
         let tracked = Encoder::with_weights(
             spec.clone(),
-            VarBuilder::from_tensors(view(false), DType::F32, device),
+            VarBuilder::from_tensors(view(&|i| frozen[i]), DType::F32, device),
             device,
         )?;
         let fast = Encoder::with_weights(
             spec.clone(),
-            VarBuilder::from_tensors(view(true), DType::F32, device),
+            VarBuilder::from_tensors(view(&|_| true), DType::F32, device),
             device,
         )?;
         Ok(Self {
@@ -92,9 +97,52 @@ impl TrainableModel {
             names,
             vars,
             buffers,
+            frozen,
             tracked,
             fast,
         })
+    }
+
+    /// Freezes the embeddings and the first `layers` transformer layers: their weights get no
+    /// gradient (the backward pass stops above them) and the optimizer leaves them as they are.
+    ///
+    /// Returns how many parameters stay trainable. `0` trains everything.
+    pub fn freeze_layers(self, layers: usize) -> Result<Self> {
+        let depth = self.spec.config.num_hidden_layers;
+        if layers > depth {
+            return Err(TrainError::Mismatch(format!(
+                "cannot freeze {layers} layers: the model has {depth}"
+            )));
+        }
+        let frozen = self
+            .names
+            .iter()
+            .map(|n| layers > 0 && frozen_by(n, layers))
+            .collect();
+        let device = self.fast.device().clone();
+        Self::assemble(
+            self.spec,
+            self.names,
+            self.vars,
+            self.buffers,
+            frozen,
+            &device,
+        )
+    }
+
+    /// Whether each variable (in the order of [`Self::names`]) is frozen.
+    pub fn frozen(&self) -> &[bool] {
+        &self.frozen
+    }
+
+    /// Number of parameters that training updates.
+    pub fn trainable_count(&self) -> usize {
+        self.vars
+            .iter()
+            .zip(&self.frozen)
+            .filter(|(_, f)| !**f)
+            .map(|(v, _)| v.elem_count())
+            .sum()
     }
 
     /// The folder's configuration (of the model it was loaded from).
@@ -168,6 +216,26 @@ impl TrainableModel {
     }
 }
 
+/// Whether weight `name` belongs to the embeddings or to a transformer layer below `layers`.
+///
+/// Layer weights are named `…layer.<i>.…` (BERT and MPNet alike). MPNet's relative attention
+/// bias, which every layer uses, is frozen with any layer (else the frozen layers' output would
+/// change, and the backward pass would run through them); the pooler stays trainable.
+fn frozen_by(name: &str, layers: usize) -> bool {
+    if name
+        .split('.')
+        .any(|part| part == "embeddings" || part == "relative_attention_bias")
+    {
+        return true;
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    parts
+        .windows(2)
+        .find(|w| w[0] == "layer")
+        .and_then(|w| w[1].parse::<usize>().ok())
+        .is_some_and(|i| i < layers)
+}
+
 /// Writes named tensors to a safetensors file atomically (temporary file, then rename).
 pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     let tmp = path.with_extension("safetensors.partial");
@@ -236,5 +304,17 @@ mod tests {
             "encoder.layer.0.attention.attn.q.bias"
         ));
         assert!(!TrainableModel::decays("embeddings.LayerNorm.weight"));
+    }
+
+    #[test]
+    fn freezing_takes_embeddings_and_lower_layers() {
+        assert!(frozen_by("embeddings.word_embeddings.weight", 1));
+        assert!(frozen_by("bert.embeddings.LayerNorm.bias", 1));
+        assert!(frozen_by("encoder.layer.0.attention.attn.q.weight", 1));
+        assert!(!frozen_by("encoder.layer.1.attention.attn.q.weight", 1));
+        assert!(frozen_by("encoder.layer.10.output.dense.bias", 11));
+        assert!(!frozen_by("encoder.layer.11.output.dense.bias", 11));
+        assert!(frozen_by("encoder.relative_attention_bias.weight", 1));
+        assert!(!frozen_by("pooler.dense.weight", 12));
     }
 }

@@ -103,6 +103,45 @@ fn one_step_changes_the_weights_and_lowers_the_loss_on_its_batch() {
     );
 }
 
+#[test]
+fn frozen_layers_keep_their_weights_while_the_rest_learns() {
+    let pairs = pairs();
+    let config = TrainConfig {
+        dropout: false,
+        freeze_layers: 4,
+        ..small_config()
+    };
+    let model = load().freeze_layers(4).unwrap();
+    assert!(load().freeze_layers(7).is_err(), "MiniLM has 6 layers");
+    assert!(model.trainable_count() < model.parameter_count() / 2);
+    let before: Vec<Tensor> = model
+        .vars()
+        .iter()
+        .map(|v| v.as_tensor().copy().unwrap())
+        .collect();
+    let mut objective = Contrastive::new(&pairs, &config).unwrap();
+    let (grads, _) = objective.gradients(&model, 0).unwrap();
+    let mut adam = AdamW::new(&model, config.weight_decay);
+    adam.step(&model, &grads.grads, 1e-4).unwrap();
+    for ((name, var), (old, frozen)) in model
+        .names()
+        .iter()
+        .zip(model.vars())
+        .zip(before.iter().zip(model.frozen()))
+    {
+        let moved = max_abs_diff(var.as_tensor(), old) > 0.0;
+        let upper = name.contains("layer.4.") || name.contains("layer.5.");
+        assert_eq!(*frozen, !upper && !name.starts_with("pooler"), "{name}");
+        if *frozen {
+            assert!(!moved, "{name} is frozen but moved");
+        } else if upper {
+            assert!(moved, "{name} is trained but did not move");
+        }
+    }
+    let (after, _) = objective.gradients(&model, 0).unwrap();
+    assert!(after.loss < grads.loss, "{} → {}", grads.loss, after.loss);
+}
+
 /// Phase 1 from a freshly loaded base model into `out` (resuming what is there).
 fn run_contrastive(
     pairs: &[Pair],

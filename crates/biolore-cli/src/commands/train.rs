@@ -144,6 +144,9 @@ pub struct TrainArgs {
     /// Switch dropout off.
     #[arg(long)]
     pub no_dropout: bool,
+    /// Keep the embeddings and this many lower transformer layers as they are (faster steps).
+    #[arg(long)]
+    pub freeze_layers: Option<usize>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -167,7 +170,8 @@ impl TrainArgs {
             warmup_ratio,
             max_length,
             seed,
-            checkpoint_every
+            checkpoint_every,
+            freeze_layers
         );
         if let Some(k) = &self.pairs {
             c.pairs = k.iter().map(|&k| k.into()).collect();
@@ -304,8 +308,9 @@ fn model_folder(name: &str) -> Result<PathBuf> {
     resolve_model(name).with_context(|| format!("finding model '{name}'"))
 }
 
-fn load_trainable(folder: &Path) -> Result<TrainableModel> {
+fn load_trainable(folder: &Path, config: &TrainConfig) -> Result<TrainableModel> {
     TrainableModel::load(folder, &Device::Cpu)
+        .and_then(|m| m.freeze_layers(config.freeze_layers))
         .with_context(|| format!("loading {} for training", folder.display()))
 }
 
@@ -400,14 +405,15 @@ fn contrastive(args: ContrastiveArgs) -> Result<()> {
         "the KB gives no training pairs of the kinds asked for"
     );
     let folder = model_folder(&args.model)?;
-    let model = load_trainable(&folder)?;
+    let model = load_trainable(&folder, &config)?;
     let mut objective = Contrastive::new(&pairs, &config)?;
     eprintln!(
-        "phase 1: {} pairs from {} concepts, {} batches of {} per epoch; {} parameters",
+        "phase 1: {} pairs from {} concepts, {} batches of {} per epoch; {} of {} parameters trained",
         pairs.len(),
         kb.len(),
         objective.batches_per_epoch(),
         config.batch_size,
+        model.trainable_count(),
         model.parameter_count()
     );
     run_phase(&model, &mut objective, &config, &args.out, "pairs")?;
@@ -454,7 +460,7 @@ fn distill(args: DistillArgs) -> Result<()> {
         StudentInit::Teacher => &teacher_folder,
         StudentInit::Base => &base_folder,
     };
-    let model = load_trainable(student_folder)?;
+    let model = load_trainable(student_folder, &config)?;
     let n_items = pairs.len();
     let n_sentences = sentences.len();
     let mut objective = Distill::new(&pairs, sentences, teacher, base, &config)?;
