@@ -106,7 +106,7 @@ impl TrainableModel {
     /// Freezes the embeddings and the first `layers` transformer layers: their weights get no
     /// gradient (the backward pass stops above them) and the optimizer leaves them as they are.
     ///
-    /// Returns how many parameters stay trainable. `0` trains everything.
+    /// `0` trains everything; more layers than the model has is an error.
     pub fn freeze_layers(self, layers: usize) -> Result<Self> {
         let depth = self.spec.config.num_hidden_layers;
         if layers > depth {
@@ -222,13 +222,13 @@ impl TrainableModel {
 /// bias, which every layer uses, is frozen with any layer (else the frozen layers' output would
 /// change, and the backward pass would run through them); the pooler stays trainable.
 fn frozen_by(name: &str, layers: usize) -> bool {
-    if name
-        .split('.')
-        .any(|part| part == "embeddings" || part == "relative_attention_bias")
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts
+        .iter()
+        .any(|&part| part == "embeddings" || part == "relative_attention_bias")
     {
         return true;
     }
-    let parts: Vec<&str> = name.split('.').collect();
     parts
         .windows(2)
         .find(|w| w[0] == "layer")

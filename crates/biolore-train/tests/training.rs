@@ -15,6 +15,7 @@ use biolore_train::distill::{read_sentences, Distill};
 use biolore_train::log::StepReport;
 use biolore_train::optim::AdamW;
 use biolore_train::pairs::{build_pairs, PairOptions};
+use biolore_train::step::Gradients;
 use biolore_train::trainer::{train, Objective, Outcome};
 use biolore_train::{Pair, TrainConfig, TrainableModel};
 use candle_core::{DType, Device, Tensor};
@@ -66,6 +67,27 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
 }
 
+/// Copies of every weight as it is now.
+fn copies(model: &TrainableModel) -> Vec<Tensor> {
+    model
+        .vars()
+        .iter()
+        .map(|v| v.as_tensor().copy().unwrap())
+        .collect()
+}
+
+/// The gradients of step 0 (and its item count), applied once with AdamW at lr 1e-4.
+fn first_step(
+    model: &TrainableModel,
+    objective: &mut Contrastive<'_>,
+    config: &TrainConfig,
+) -> (Gradients, usize) {
+    let (grads, items) = objective.gradients(model, 0).unwrap();
+    let mut adam = AdamW::new(model, config.weight_decay);
+    adam.step(model, &grads.grads, 1e-4).unwrap();
+    (grads, items)
+}
+
 #[test]
 fn one_step_changes_the_weights_and_lowers_the_loss_on_its_batch() {
     let pairs = pairs();
@@ -74,19 +96,13 @@ fn one_step_changes_the_weights_and_lowers_the_loss_on_its_batch() {
         ..small_config()
     };
     let model = load();
-    let before: Vec<Tensor> = model
-        .vars()
-        .iter()
-        .map(|v| v.as_tensor().copy().unwrap())
-        .collect();
+    let before = copies(&model);
     let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let (grads, items) = objective.gradients(&model, 0).unwrap();
+    let (grads, items) = first_step(&model, &mut objective, &config);
     assert_eq!(items, 8);
     assert!(grads.loss.is_finite() && grads.loss > 0.0);
     let with_grad = grads.grads.iter().filter(|g| g.is_some()).count();
     assert!(with_grad > 50, "only {with_grad} weights got a gradient");
-    let mut adam = AdamW::new(&model, config.weight_decay);
-    adam.step(&model, &grads.grads, 1e-4).unwrap();
     let changed = model
         .vars()
         .iter()
@@ -114,15 +130,9 @@ fn frozen_layers_keep_their_weights_while_the_rest_learns() {
     let model = load().freeze_layers(4).unwrap();
     assert!(load().freeze_layers(7).is_err(), "MiniLM has 6 layers");
     assert!(model.trainable_count() < model.parameter_count() / 2);
-    let before: Vec<Tensor> = model
-        .vars()
-        .iter()
-        .map(|v| v.as_tensor().copy().unwrap())
-        .collect();
+    let before = copies(&model);
     let mut objective = Contrastive::new(&pairs, &config).unwrap();
-    let (grads, _) = objective.gradients(&model, 0).unwrap();
-    let mut adam = AdamW::new(&model, config.weight_decay);
-    adam.step(&model, &grads.grads, 1e-4).unwrap();
+    let (grads, _) = first_step(&model, &mut objective, &config);
     for ((name, var), (old, frozen)) in model
         .names()
         .iter()
