@@ -172,4 +172,20 @@ mod tests {
         let back: TrainConfig = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
     }
+
+    #[test]
+    fn the_shipped_configs_load_and_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let c = TrainConfig::from_file(&path).unwrap();
+                c.validate().unwrap();
+                assert!(c.steps >= 80, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "configs/ holds the CPU recipes");
+    }
 }
