@@ -195,3 +195,52 @@ fn malformed_dictionary_lines_are_reported() {
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not an index"));
 }
+
+#[test]
+fn kb_merge_combines_files_and_names_a_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    for (dict, lines) in [
+        (
+            "a.txt",
+            "D006527||Wilson Disease\nD003920||Diabetes Mellitus\n",
+        ),
+        (
+            "b.txt",
+            "D006527||Hepatolenticular Degeneration\nD001943||Breast Neoplasms\n",
+        ),
+    ] {
+        std::fs::write(path(dict), lines).unwrap();
+        let kb = path(&dict.replace(".txt", ".kb"));
+        let o = biolore(&["kb", "import", "--format", "biosyn", &path(dict), "-o", &kb]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = biolore(&[
+        "kb",
+        "merge",
+        "-o",
+        &path("ab.kb"),
+        &path("a.kb"),
+        &path("b.kb"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3 concepts (1 merged by a shared id)"));
+    let o = biolore(&["kb", "info", &path("ab.kb")]);
+    let info = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        info.contains("concepts: 3") && info.contains("names: 4"),
+        "{info}"
+    );
+
+    let o = biolore(&[
+        "kb",
+        "merge",
+        "-o",
+        &path("bad.kb"),
+        &path("a.kb"),
+        &path("a.txt"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a.txt"));
+    assert!(!tmp.path().join("bad.kb").exists());
+}

@@ -193,6 +193,20 @@ impl KnowledgeBase {
         self.concepts.push(concept);
     }
 
+    /// Adds every concept of `other` (a concept with an id already here merges into it) and
+    /// returns how many merged.
+    pub fn absorb(&mut self, other: KnowledgeBase) -> usize {
+        let mut merged = 0;
+        for concept in other.concepts {
+            let before = self.concepts.len();
+            self.add(concept);
+            if self.concepts.len() == before {
+                merged += 1;
+            }
+        }
+        merged
+    }
+
     /// Rebuilds the id lookup (after deserialising).
     pub fn reindex(&mut self) {
         self.by_id.clear();
@@ -264,5 +278,23 @@ mod tests {
         assert_eq!(kb.get("OMIM:277900").unwrap().id, "MESH:D006527");
         assert_eq!(kb.get("277900").unwrap().id, "MESH:D006527");
         assert!(kb.get("D000001").is_none());
+    }
+
+    #[test]
+    fn absorbing_a_kb_merges_shared_ids_and_appends_the_rest() {
+        let concept = |id: &str, name: &str| Concept {
+            id: id.into(),
+            name: name.into(),
+            ..Concept::default()
+        };
+        let mut diseases = KnowledgeBase::new("ctd");
+        diseases.add(concept("MESH:D006527", "Wilson Disease"));
+        let mut phenotypes = KnowledgeBase::new("hpo");
+        phenotypes.add(concept("HP:0001250", "Seizure"));
+        phenotypes.add(concept("D006527", "Hepatolenticular Degeneration"));
+        assert_eq!(diseases.absorb(phenotypes), 1);
+        assert_eq!(diseases.len(), 2);
+        assert_eq!(diseases.get("HP:0001250").unwrap().name, "Seizure");
+        assert_eq!(diseases.get("MESH:D006527").unwrap().names().len(), 2);
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use biolore_kb::load::{self, umls::UmlsOptions, Loaded, Policy};
-use biolore_kb::store;
+use biolore_kb::{store, KnowledgeBase};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// Source formats `kb import` reads.
@@ -39,6 +39,15 @@ pub enum OnError {
 pub enum KbCommand {
     /// Read terminology files into a KB file.
     Import(ImportArgs),
+    /// Combine KB files into one (concepts with the same id merge).
+    Merge {
+        /// KB files from `biolore kb import`, in order.
+        #[arg(required = true, num_args = 2..)]
+        inputs: Vec<PathBuf>,
+        /// Output KB file.
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
     /// Show a KB's size and how fast it loads.
     Info {
         /// The KB file.
@@ -128,6 +137,7 @@ pub fn run(command: KbCommand) -> Result<()> {
             );
             Ok(())
         }
+        KbCommand::Merge { inputs, out } => merge(&inputs, &out),
         KbCommand::Info { kb } => {
             let start = Instant::now();
             let loaded = store::open(&kb)?;
@@ -149,4 +159,28 @@ pub fn run(command: KbCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `biolore kb merge`: the inputs' concepts in order, same ids merged, written to `out`.
+fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
+    let start = Instant::now();
+    let mut merged = KnowledgeBase::new("");
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut shared = 0;
+    for path in inputs {
+        let kb = store::open(path).with_context(|| format!("reading {}", path.display()))?;
+        sources.push(format!("{} ({})", path.display(), kb.source));
+        shared += merged.absorb(kb);
+    }
+    merged.source = format!("merged: {}", sources.join("; "));
+    store::save(&merged, out).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "{} concepts ({} merged by a shared id), {} names → {} in {:.2}s",
+        merged.len(),
+        shared,
+        merged.name_count(),
+        out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
