@@ -163,8 +163,9 @@ impl KnowledgeBase {
         }
     }
 
-    /// Adds a concept, merging it into an existing one with the same id.
-    pub fn add(&mut self, mut concept: Concept) {
+    /// Adds a concept, merging it into an existing one with the same id (then returns true);
+    /// a concept without an id is dropped.
+    pub fn add(&mut self, mut concept: Concept) -> bool {
         concept.id = normalize_id(&concept.id);
         for a in &mut concept.alt_ids {
             *a = normalize_id(a);
@@ -173,7 +174,7 @@ impl KnowledgeBase {
             .alt_ids
             .retain(|a| !a.is_empty() && *a != concept.id);
         if concept.id.is_empty() {
-            return;
+            return false;
         }
         if let Some(&i) = self.by_id.get(&concept.id) {
             if self.concepts[i].id == concept.id {
@@ -182,7 +183,7 @@ impl KnowledgeBase {
                 for a in alts {
                     self.by_id.entry(a).or_insert(i);
                 }
-                return;
+                return true;
             }
         }
         let i = self.concepts.len();
@@ -191,20 +192,17 @@ impl KnowledgeBase {
             self.by_id.entry(a.clone()).or_insert(i);
         }
         self.concepts.push(concept);
+        false
     }
 
     /// Adds every concept of `other` (a concept with an id already here merges into it) and
     /// returns how many merged.
     pub fn absorb(&mut self, other: KnowledgeBase) -> usize {
-        let mut merged = 0;
-        for concept in other.concepts {
-            let before = self.concepts.len();
-            self.add(concept);
-            if self.concepts.len() == before {
-                merged += 1;
-            }
-        }
-        merged
+        other
+            .concepts
+            .into_iter()
+            .map(|c| usize::from(self.add(c)))
+            .sum()
     }
 
     /// Rebuilds the id lookup (after deserialising).
