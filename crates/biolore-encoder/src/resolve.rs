@@ -32,6 +32,11 @@ pub fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("models"))
 }
 
+/// Tells the GEMM kernels to look for the OpenBLAS that `scripts/setup.sh` installs under the models directory.
+pub fn register_blas_dir() {
+    biolore_nn::kernels::gemm::add_search_dir(&models_dir().join(".lib"));
+}
+
 /// The Hugging Face hub cache directory.
 pub fn hf_cache_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HF_HUB_CACHE") {

@@ -25,17 +25,24 @@ struct Item {
     embedding: Vec<f32>,
 }
 
-fn reference(model: &str) -> ModelReference {
-    let path = common::shared().join("reference/reference_embeddings.json");
+fn read_json<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let path = common::fixtures().join("reference").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut all: Reference = serde_json::from_str(&text).expect("reference fixture is valid JSON");
+    serde_json::from_str(&text).expect("reference fixture is valid JSON")
+}
+
+fn reference(model: &str) -> ModelReference {
+    let mut all: Reference = read_json("reference_embeddings.json");
     all.models.remove(model).expect("model in fixture")
 }
 
 fn check_model(name: &str) {
-    let reference = reference(name);
-    let encoder = Encoder::load(&common::model_dir(name), &Device::Cpu).expect("model loads");
+    check_folder(name, &common::model_dir(name), reference(name));
+}
+
+fn check_folder(name: &str, folder: &std::path::Path, reference: ModelReference) {
+    let encoder = Encoder::load(folder, &Device::Cpu).expect("model loads");
     assert_eq!(encoder.spec().max_seq_length, reference.max_seq_length);
     assert_eq!(encoder.dim(), reference.dim);
     let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
@@ -78,6 +85,13 @@ fn minilm_matches_sentence_transformers() {
 #[test]
 fn mpnet_matches_sentence_transformers() {
     check_model("all-mpnet-base-v2");
+}
+
+#[test]
+fn xlm_roberta_matches_sentence_transformers() {
+    // A random-weight XLM-RoBERTa (BioLORD-2023-M's architecture) with a Unigram tokenizer.
+    let folder = common::fixtures().join("reference/xlmr-tiny");
+    check_folder("xlmr-tiny", &folder, read_json("xlmr-tiny.reference.json"));
 }
 
 #[test]

@@ -199,8 +199,14 @@ impl Index {
                 // A single query is memory-bound: the dot loop is as fast and needs no GEMM setup.
                 if q >= 4 && first + rows <= self.base_rows {
                     let block = &base[first * d..(first + rows) * d];
-                    if biolore_encoder::gemm::sgemm_nt_into(block, &flat_queries, rows, q, d, chunk)
-                    {
+                    if biolore_nn::kernels::gemm::sgemm_nt_into(
+                        block,
+                        &flat_queries,
+                        rows,
+                        q,
+                        d,
+                        chunk,
+                    ) {
                         return;
                     }
                 }

@@ -207,7 +207,7 @@ fn next_job(queue: &Receiver<Job>, deadline: Option<Instant>) -> Option<Job> {
 
 /// The inference thread: batch, encode, answer, until the queue is closed and empty.
 fn run_inference(encoder: &Encoder, queue: &Receiver<Job>, budget: usize, metrics: &Metrics) {
-    let workers = biolore_encoder::runtime::workers();
+    let workers = biolore_nn::runtime::workers();
     // Persistent workers: their memory stays warm from batch to batch (fresh threads per batch
     // cost a third more time here), and candle's own parallel loops run inside this pool.
     let pool = match rayon::ThreadPoolBuilder::new()

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use biolore_encoder::weights::load_tensors;
 use biolore_encoder::ModelSpec;
+use biolore_nn::weights::load_tensors;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, TrainError};

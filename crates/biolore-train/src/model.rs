@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use biolore_encoder::weights::load_tensors;
 use biolore_encoder::{Encoder, ModelSpec};
+use biolore_nn::weights::load_tensors;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 

@@ -172,7 +172,7 @@ impl AdamW {
     /// Restores moments and step count written by [`Self::save`].
     pub fn load(&mut self, model: &TrainableModel, path: &Path) -> Result<()> {
         let tensors: HashMap<String, Tensor> =
-            biolore_encoder::weights::load_tensors(path, &Device::Cpu)?;
+            biolore_nn::weights::load_tensors(path, &Device::Cpu)?;
         let step = tensors
             .get("step")
             .ok_or_else(|| TrainError::Mismatch(format!("{}: no step", path.display())))?

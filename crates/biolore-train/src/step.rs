@@ -3,8 +3,9 @@
 //! Each micro-batch ("job") runs on its own thread with its own dropout seed; gradients are summed
 //! in job order, so a step's result does not depend on the number of threads.
 
-use biolore_encoder::model::layers::seed_dropout;
-use biolore_encoder::{runtime, Encoder};
+use biolore_encoder::Encoder;
+use biolore_nn::blocks::seed_dropout;
+use biolore_nn::runtime;
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
 

@@ -7,9 +7,9 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use biolore_encoder::weights::load_tensors;
 use biolore_encoder::Encoder;
 use biolore_kb::load::{ctd, Policy};
+use biolore_nn::weights::load_tensors;
 use biolore_train::contrastive::Contrastive;
 use biolore_train::distill::{read_sentences, Distill};
 use biolore_train::log::StepReport;

@@ -88,14 +88,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return run_link(&args, index);
     }
     let encoder = args.model.load()?;
-    let threads = biolore_encoder::runtime::workers();
+    let threads = biolore_nn::runtime::workers();
     if !args.json {
         println!(
             "model {} ({}; {} threads; GEMM: {})",
             args.model.model,
             encoder.spec().config.model_type,
             threads,
-            biolore_encoder::gemm::backend_name()
+            biolore_nn::kernels::gemm::backend_name()
         );
         println!(
             "{:<8} {:>6} {:>8} {:>9} {:>10} {:>11} {:>9}",
@@ -147,7 +147,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             threads,
             batch_size: args.model.batch_size,
             max_batch_tokens: args.model.max_batch_tokens,
-            gemm: biolore_encoder::gemm::backend_name().to_string(),
+            gemm: biolore_nn::kernels::gemm::backend_name().to_string(),
         };
         if args.json {
             println!("{}", serde_json::to_string(&result)?);
@@ -239,7 +239,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         "batch_mentions": mentions.len(),
         "batch_seconds": best,
         "batch_mentions_per_s": mentions.len() as f64 / best,
-        "threads": biolore_encoder::runtime::workers(),
+        "threads": biolore_nn::runtime::workers(),
     });
     if args.json {
         println!("{result}");

@@ -58,6 +58,6 @@ pub fn set_threads(n: Option<usize>) -> Result<()> {
     if n == Some(0) {
         anyhow::bail!("--threads must be at least 1");
     }
-    biolore_encoder::runtime::init(n);
+    biolore_nn::runtime::init(n);
     Ok(())
 }

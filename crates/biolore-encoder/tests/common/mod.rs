@@ -9,9 +9,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `../shared` beside the checkout.
-pub fn shared() -> PathBuf {
-    repo_root().join("../shared")
+/// Small fixtures committed with the repository (`fixtures/`).
+pub fn fixtures() -> PathBuf {
+    repo_root().join("fixtures")
 }
 
 /// An installed model folder; a missing model fails the test (never a skip).

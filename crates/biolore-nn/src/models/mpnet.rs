@@ -4,7 +4,7 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::config::TransformerConfig;
-use super::layers::{Dropout, LayerNorm};
+use crate::blocks::{Dropout, LayerNorm};
 
 /// Largest distance the relative-position buckets distinguish (fixed in MPNet).
 const MAX_DISTANCE: usize = 128;

@@ -3,11 +3,10 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::SelfAttention;
 use super::config::{Architecture, TransformerConfig};
-use super::layers::{Activation, Dropout, LayerNorm, Linear};
+use crate::blocks::{Activation, Dropout, LayerNorm, Linear, SelfAttention};
 
-/// A post-norm transformer layer (BERT and MPNet share this shape).
+/// A post-norm transformer layer (BERT, RoBERTa and MPNet share this shape).
 #[derive(Debug, Clone)]
 pub struct EncoderLayer {
     attention: SelfAttention,
@@ -28,7 +27,7 @@ impl EncoderLayer {
     ) -> candle_core::Result<Self> {
         let h = config.hidden_size;
         let (attn_vb, q, k, v, o, norm_vb) = match arch {
-            Architecture::Bert => (
+            Architecture::Bert | Architecture::Roberta => (
                 vb.pp("attention"),
                 "self.query",
                 "self.key",

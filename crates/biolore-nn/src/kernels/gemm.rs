@@ -6,12 +6,13 @@
 //! `cblas_sgemm` for inference (training keeps candle's differentiable path). Nothing is
 //! linked at build time: without a library, or with `BIOLORE_BLAS=off`, candle is used.
 //!
-//! Search order: the file named by `BIOLORE_BLAS`; `libscipy_openblas.so` in `.lib/` under the
-//! models directory (where `scripts/setup.sh` puts the `scipy-openblas32` wheel's library);
-//! the system's `libopenblas.so.0`.
+//! Search order: the file named by `BIOLORE_BLAS`; `libscipy_openblas.so` in each folder given
+//! to [`add_search_dir`] before the first product (the encoder library adds `.lib/` under the
+//! models directory, where `scripts/setup.sh` puts the `scipy-openblas32` wheel's library);
+//! the system's `libopenblas.so.0`. The kernels themselves know nothing of where models live.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use candle_core::{CpuStorage, Device, Storage, Tensor};
 
@@ -47,6 +48,18 @@ struct Blas {
 
 static BLAS: OnceLock<Option<Blas>> = OnceLock::new();
 
+/// Folders to look in for `libscipy_openblas.so`, in order.
+static SEARCH_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Adds a folder to look in for `libscipy_openblas.so` (effective before the first product).
+pub fn add_search_dir(dir: &Path) {
+    if let Ok(mut dirs) = SEARCH_DIRS.lock() {
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+}
+
 /// Library files to try, in order.
 fn candidates() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("BIOLORE_BLAS") {
@@ -56,11 +69,17 @@ fn candidates() -> Vec<PathBuf> {
         }
         return vec![PathBuf::from(p)];
     }
-    vec![
-        crate::resolve::models_dir().join(".lib/libscipy_openblas.so"),
-        PathBuf::from("libopenblas.so.0"),
-        PathBuf::from("libopenblas.so"),
-    ]
+    let mut paths: Vec<PathBuf> = SEARCH_DIRS
+        .lock()
+        .map(|dirs| {
+            dirs.iter()
+                .map(|d| d.join("libscipy_openblas.so"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.push(PathBuf::from("libopenblas.so.0"));
+    paths.push(PathBuf::from("libopenblas.so"));
+    paths
 }
 
 fn load() -> Option<Blas> {

@@ -5,9 +5,9 @@ use candle_nn::VarBuilder;
 
 use super::bert::BertEmbeddings;
 use super::config::{Architecture, TransformerConfig};
-use super::layer::EncoderLayer;
-use super::layers::attention_bias;
+use super::encoder_layer::EncoderLayer;
 use super::mpnet::{MpNetEmbeddings, RelativePositionBias};
+use crate::blocks::attention_bias;
 
 /// Input embeddings of either architecture.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ enum Embeddings {
     MpNet(MpNetEmbeddings),
 }
 
-/// A BERT or MPNet encoder producing token states `[batch, seq, hidden]`.
+/// A BERT, RoBERTa/XLM-R or MPNet encoder producing token states `[batch, seq, hidden]`.
 #[derive(Debug, Clone)]
 pub struct Transformer {
     config: TransformerConfig,
@@ -27,7 +27,7 @@ pub struct Transformer {
 }
 
 /// Prefixes under which checkpoints store the encoder's weights (bare, or under a task head).
-const PREFIXES: [&str; 4] = ["", "bert.", "mpnet.", "model."];
+const PREFIXES: [&str; 5] = ["", "bert.", "mpnet.", "roberta.", "model."];
 
 impl Transformer {
     /// Builds the encoder from `config` and weights in `vb`; finds the weight-name prefix itself.
@@ -46,7 +46,7 @@ impl Transformer {
             vb.pp(prefix.trim_end_matches('.'))
         };
         let embeddings = match arch {
-            Architecture::Bert => {
+            Architecture::Bert | Architecture::Roberta => {
                 Embeddings::Bert(BertEmbeddings::load(config, vb.pp("embeddings"))?)
             }
             Architecture::MpNet => {
@@ -61,7 +61,7 @@ impl Transformer {
                 config,
                 vb.pp("encoder.relative_attention_bias"),
             )?),
-            Architecture::Bert => None,
+            Architecture::Bert | Architecture::Roberta => None,
         };
         Ok(Self {
             config: config.clone(),
@@ -94,7 +94,7 @@ impl Transformer {
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let (_, t) = ids.dims2()?;
         let mut x = match &self.embeddings {
-            Embeddings::Bert(e) => e.forward(ids, train)?,
+            Embeddings::Bert(e) => e.forward(ids, mask, train)?,
             Embeddings::MpNet(e) => e.forward(ids, mask, train)?,
         };
         let mut bias = attention_bias(mask)?;

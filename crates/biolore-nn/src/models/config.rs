@@ -1,10 +1,10 @@
-//! The transformer's `config.json`, for the architectures biolore runs.
+//! An encoder's `config.json`, for the encoder architectures biolore runs.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{EncoderError, Result};
+use crate::error::{ModelError, Result};
 
 /// Which encoder architecture a model folder holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub enum Architecture {
     Bert,
     /// MPNet (all-mpnet-base-v2, BioLORD-2023).
     MpNet,
+    /// RoBERTa and XLM-RoBERTa (BioLORD-2023-M): BERT's layers, positions counted from `pad_token_id + 1`.
+    Roberta,
 }
 
 impl Architecture {
@@ -21,6 +23,7 @@ impl Architecture {
         match self {
             Architecture::Bert => "bert",
             Architecture::MpNet => "mpnet",
+            Architecture::Roberta => "xlm-roberta",
         }
     }
 }
@@ -28,7 +31,7 @@ impl Architecture {
 /// The fields of `config.json` the encoder uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransformerConfig {
-    /// `bert` or `mpnet` (other BERT-compatible types are accepted, see [`TransformerConfig::architecture`]).
+    /// `bert`, `mpnet`, `roberta` or `xlm-roberta` (see [`TransformerConfig::architecture`]).
     pub model_type: String,
     /// Vocabulary size.
     pub vocab_size: usize,
@@ -88,17 +91,17 @@ impl TransformerConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => EncoderError::MissingFile {
+            std::io::ErrorKind::NotFound => ModelError::MissingFile {
                 path: path.to_path_buf(),
                 hint: "every transformer model folder has a config.json".into(),
             },
-            _ => EncoderError::Io {
+            _ => ModelError::Io {
                 path: path.to_path_buf(),
                 source: e,
             },
         })?;
         let config: TransformerConfig =
-            serde_json::from_str(&text).map_err(|e| EncoderError::InvalidConfig {
+            serde_json::from_str(&text).map_err(|e| ModelError::InvalidConfig {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
@@ -111,18 +114,19 @@ impl TransformerConfig {
         match self.model_type.as_str() {
             "bert" => Some(Architecture::Bert),
             "mpnet" => Some(Architecture::MpNet),
+            "xlm-roberta" | "roberta" | "camembert" => Some(Architecture::Roberta),
             _ => None,
         }
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        let unsupported = |message: String| EncoderError::Unsupported {
+        let unsupported = |message: String| ModelError::Unsupported {
             path: path.to_path_buf(),
             message,
         };
         if self.architecture().is_none() {
             return Err(unsupported(format!(
-                "model_type '{}' (supported: bert, mpnet)",
+                "model_type '{}' (supported encoders: bert, mpnet, roberta, xlm-roberta)",
                 self.model_type
             )));
         }
@@ -138,7 +142,7 @@ impl TransformerConfig {
             }
         }
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return Err(EncoderError::InvalidConfig {
+            return Err(ModelError::InvalidConfig {
                 path: path.to_path_buf(),
                 message: format!(
                     "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -1,4 +1,4 @@
-//! Reading encoder weights from `model.safetensors` or a legacy `pytorch_model.bin`.
+//! Reading weights from `model.safetensors` or a legacy `pytorch_model.bin`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::error::{EncoderError, Result};
+use crate::error::{ModelError, Result};
 
 /// Weight files biolore reads, in order of preference.
 pub const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
@@ -17,7 +17,7 @@ pub fn find_weights(folder: &Path) -> Result<PathBuf> {
         .iter()
         .map(|f| folder.join(f))
         .find(|p| p.is_file())
-        .ok_or_else(|| EncoderError::MissingFile {
+        .ok_or_else(|| ModelError::MissingFile {
             path: folder.join(WEIGHT_FILES[0]),
             hint: "the folder has neither model.safetensors nor pytorch_model.bin".into(),
         })
@@ -25,7 +25,7 @@ pub fn find_weights(folder: &Path) -> Result<PathBuf> {
 
 /// Loads every tensor of a weights file into memory on `device`.
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
-    let invalid = |message: String| EncoderError::InvalidWeights {
+    let invalid = |message: String| ModelError::InvalidWeights {
         path: path.to_path_buf(),
         message,
     };
@@ -41,7 +41,7 @@ pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
         }
         return Ok(out);
     }
-    let bytes = std::fs::read(path).map_err(|source| EncoderError::Io {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -50,6 +50,33 @@ pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
         .map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
     candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| invalid(format!("cannot decode tensors: {e}")))
+}
+
+impl crate::models::decoder::DecoderWeights for VarBuilder<'_> {
+    fn tensor(&self, name: &str, shape: &[usize]) -> candle_core::Result<Tensor> {
+        self.get(shape, name)
+    }
+
+    fn linear(
+        &self,
+        prefix: &str,
+        in_dim: usize,
+        out_dim: usize,
+        bias: bool,
+    ) -> candle_core::Result<crate::blocks::Linear> {
+        let vb = self.pp(prefix);
+        let weight = vb.get((out_dim, in_dim), "weight")?;
+        let bias = if bias {
+            Some(vb.get(out_dim, "bias")?)
+        } else {
+            None
+        };
+        crate::blocks::Linear::new(weight, bias)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.contains_tensor(name)
+    }
 }
 
 /// A variable builder over a weights file, giving float32 tensors.

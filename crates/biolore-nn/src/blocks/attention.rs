@@ -2,7 +2,8 @@
 
 use candle_core::{Tensor, D};
 
-use super::layers::{Dropout, Linear};
+use super::dropout::Dropout;
+use super::linear::Linear;
 
 /// Query, key, value and output projections of one attention block.
 #[derive(Debug, Clone)]

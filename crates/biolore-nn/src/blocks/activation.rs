@@ -1,0 +1,46 @@
+//! Feed-forward activations: GELU (exact and tanh), ReLU, SiLU.
+
+use candle_core::{Module, Tensor};
+
+/// The feed-forward activation named by `hidden_act`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU (erf), PyTorch's `gelu`.
+    Gelu,
+    /// Tanh approximation of GELU.
+    GeluTanh,
+    /// ReLU.
+    Relu,
+    /// SiLU (swish), the gate of SwiGLU feed-forwards.
+    Silu,
+}
+
+impl Activation {
+    /// Maps a `hidden_act` string (already validated) to an activation.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "gelu_new" | "gelu_pytorch_tanh" => Activation::GeluTanh,
+            "relu" => Activation::Relu,
+            "silu" | "swish" => Activation::Silu,
+            _ => Activation::Gelu,
+        }
+    }
+}
+
+impl Module for Activation {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Activation::Gelu => {
+                if !x.track_op() {
+                    if let Some(y) = crate::kernels::gelu::gelu_tensor(x)? {
+                        return Ok(y);
+                    }
+                }
+                x.gelu_erf()
+            }
+            Activation::GeluTanh => x.gelu(),
+            Activation::Relu => x.relu(),
+            Activation::Silu => candle_nn::ops::silu(x),
+        }
+    }
+}

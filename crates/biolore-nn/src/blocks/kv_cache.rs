@@ -1,0 +1,90 @@
+//! The key/value cache of incremental decoding: each step attends over everything before it.
+
+use candle_core::Tensor;
+
+/// Keys and values `[batch, kv_heads, seen, head_dim]` of the positions one layer has seen.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    keys: Option<Tensor>,
+    values: Option<Tensor>,
+}
+
+impl KvCache {
+    /// Number of positions cached.
+    pub fn len(&self) -> usize {
+        self.keys.as_ref().map_or(0, |k| k.dims()[2])
+    }
+
+    /// True before the first step.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends this step's keys and values; returns all keys and values so far.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        let (k, v) = match (&self.keys, &self.values) {
+            (Some(pk), Some(pv)) => (Tensor::cat(&[pk, k], 2)?, Tensor::cat(&[pv, v], 2)?),
+            _ => (k.clone(), v.clone()),
+        };
+        self.keys = Some(k.clone());
+        self.values = Some(v.clone());
+        Ok((k, v))
+    }
+
+    /// Drops every cached position after the first `len` (to reuse a shared prefix).
+    pub fn truncate(&mut self, len: usize) -> candle_core::Result<()> {
+        if len >= self.len() {
+            return Ok(());
+        }
+        if len == 0 {
+            *self = Self::default();
+            return Ok(());
+        }
+        self.keys = self
+            .keys
+            .as_ref()
+            .map(|k| k.narrow(2, 0, len))
+            .transpose()?;
+        self.values = self
+            .values
+            .as_ref()
+            .map(|v| v.narrow(2, 0, len))
+            .transpose()?;
+        Ok(())
+    }
+}
+
+/// One [`KvCache`] per decoder layer.
+#[derive(Debug, Clone)]
+pub struct DecoderCache {
+    layers: Vec<KvCache>,
+}
+
+impl DecoderCache {
+    /// An empty cache for a model of `layers` layers.
+    pub fn new(layers: usize) -> Self {
+        Self {
+            layers: vec![KvCache::default(); layers],
+        }
+    }
+
+    /// Number of positions cached (equal in every layer).
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, KvCache::len)
+    }
+
+    /// True before the first step.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cache of layer `i`.
+    pub fn layer_mut(&mut self, i: usize) -> Option<&mut KvCache> {
+        self.layers.get_mut(i)
+    }
+
+    /// Keeps only the first `len` positions in every layer.
+    pub fn truncate(&mut self, len: usize) -> candle_core::Result<()> {
+        self.layers.iter_mut().try_for_each(|l| l.truncate(len))
+    }
+}

@@ -1,0 +1,76 @@
+//! Normalisation layers: layer norm (BERT, MPNet, XLM-R) and RMS norm (Llama, Qwen2).
+
+use candle_core::{DType, Tensor, D};
+use candle_nn::VarBuilder;
+
+/// Layer normalisation over the last dimension, with weight and bias.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` (or the old `gamma`/`beta` names) from the builder's prefix.
+    pub fn load(size: usize, eps: f64, vb: VarBuilder) -> candle_core::Result<Self> {
+        let (weight, bias) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
+            (vb.get(size, "weight")?, vb.get(size, "bias")?)
+        } else {
+            (vb.get(size, "gamma")?, vb.get(size, "beta")?)
+        };
+        Ok(Self { weight, bias, eps })
+    }
+
+    /// Normalises `x` over its last dimension.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let tracked = x.track_op() || self.weight.track_op() || self.bias.track_op();
+        if !tracked && x.is_contiguous() {
+            return candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
+        }
+        let hidden = x.dim(D::Minus1)? as f64;
+        let mean = (x.sum_keepdim(D::Minus1)? / hidden)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = (centered.sqr()?.sum_keepdim(D::Minus1)? / hidden)?;
+        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// Root-mean-square normalisation over the last dimension, with a weight (Llama, Qwen2).
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// A norm over the given weight `[hidden]`.
+    pub fn new(weight: Tensor, eps: f64) -> Self {
+        Self { weight, eps }
+    }
+
+    /// Loads `weight` from the builder's prefix.
+    pub fn load(size: usize, eps: f64, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self::new(vb.get(size, "weight")?, eps))
+    }
+
+    /// The weight `[hidden]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// Normalises `x` over its last dimension: `x / sqrt(mean(x²) + eps) · weight`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let tracked = x.track_op() || self.weight.track_op();
+        if !tracked && x.is_contiguous() && x.dtype() == DType::F32 {
+            return candle_nn::ops::rms_norm(x, &self.weight, self.eps as f32);
+        }
+        let hidden = x.dim(D::Minus1)? as f64;
+        let mean_square = (x.sqr()?.sum_keepdim(D::Minus1)? / hidden)?;
+        x.broadcast_div(&(mean_square + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.weight)
+    }
+}
