@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Fast native biomedical text encoders (BioLORD, MPNet, BERT).
+/// Fast native biomedical text models: encoders (BioLORD, MPNet, BERT, XLM-R) and decoders.
 #[derive(Parser, Debug)]
 #[command(name = "biolore", version, about, long_about = None)]
 struct Cli {
@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Embed texts into vectors (JSONL or .npy).
     Embed(commands::embed::EmbedArgs),
+    /// Generate text with a decoder language model (GGUF or Hugging Face folder), greedily.
+    Generate(commands::generate::GenerateArgs),
     /// Print the cosine similarity matrix of a few texts.
     Similarity(commands::similarity::SimilarityArgs),
     /// Measure encoding speed on fixed biomedical workloads.
@@ -71,9 +73,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     keep_freed_memory();
+    biolore_encoder::resolve::register_blas_dir();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => commands::embed::run(args),
+        Command::Generate(args) => commands::generate::run(args),
         Command::Similarity(args) => commands::similarity::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Kb(c) => commands::kb::run(c),

@@ -137,7 +137,8 @@ impl GgufFile {
     /// A float metadata value.
     pub fn metadata_f64(&self, key: &str) -> Option<f64> {
         match self.metadata(key)? {
-            Value::F32(v) => Some(f64::from(*v)),
+            // The shortest decimal that reads back as this f32 (1e-5, not 9.99999974e-6).
+            Value::F32(v) => Some(v.to_string().parse().unwrap_or(f64::from(*v))),
             Value::F64(v) => Some(*v),
             _ => self.metadata_u64(key).map(|v| v as f64),
         }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::model::TrainableModel;
 use crate::optim::AdamW;
+use crate::parameters::Trainable;
 
 /// What a checkpoint records besides tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub fn latest(out: &Path) -> Result<Option<(PathBuf, CheckpointState)>> {
 pub fn save(
     out: &Path,
     state: &CheckpointState,
-    model: &TrainableModel,
+    model: &dyn Trainable,
     optimizer: &AdamW,
 ) -> Result<PathBuf> {
     let dir = folder(out);
@@ -71,7 +71,7 @@ pub fn save(
         std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    model.save_weights(&tmp.join(WEIGHTS))?;
+    model.parameters().save_weights(&tmp.join(WEIGHTS))?;
     optimizer.save(model, &tmp.join(OPTIMIZER))?;
     let state_path = tmp.join(STATE);
     let text = serde_json::to_string_pretty(state).unwrap_or_default();
@@ -93,7 +93,9 @@ pub fn save(
 }
 
 /// Loads a checkpoint's weights and optimizer state into `model` and `optimizer`.
-pub fn restore(dir: &Path, model: &TrainableModel, optimizer: &mut AdamW) -> Result<()> {
-    model.set_weights(&dir.join(WEIGHTS))?;
+pub fn restore(dir: &Path, model: &dyn Trainable, optimizer: &mut AdamW) -> Result<()> {
+    model
+        .parameters()
+        .set_weights(&dir.join(WEIGHTS), model.device())?;
     optimizer.load(model, &dir.join(OPTIMIZER))
 }

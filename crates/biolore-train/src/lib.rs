@@ -6,24 +6,33 @@
 //! threads), [`optim`] (AdamW, schedule, clipping) and [`checkpoint`] (resumable runs) → a
 //! sentence-transformers folder ([`model`]); [`average`] is phase 3, [`relatedness`] the
 //! EHR-Rel evaluation, [`log`] the loss curve.
+//!
+//! The trainer trains any model that implements [`Trainable`]: sentence encoders
+//! ([`TrainableModel`]) and decoders ([`TrainableDecoder`], trained by the
+//! [`language_model`] objective) share the loop, the optimizer and the checkpoints.
 
 pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod contrastive;
+pub mod decoder;
 pub mod distill;
 pub mod error;
+pub mod language_model;
 pub mod log;
 pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod pairs;
+pub mod parameters;
 pub mod relatedness;
 pub mod sampler;
 pub mod step;
 pub mod trainer;
 
 pub use config::TrainConfig;
+pub use decoder::TrainableDecoder;
 pub use error::{Result, TrainError};
 pub use model::TrainableModel;
 pub use pairs::{Pair, PairKind};
+pub use parameters::{Parameters, Trainable};

@@ -1,7 +1,7 @@
 //! A model whose weights are trainable variables, with a second, gradient-free view of the same
 //! storage for fast forward passes, and saving as a sentence-transformers folder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use biolore_encoder::{Encoder, ModelSpec};
@@ -10,6 +10,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 
 use crate::error::{Result, TrainError};
+use crate::parameters::{Parameters, Trainable};
 
 /// Weight files that a saved model replaces (never copied from the source folder).
 const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
@@ -27,10 +28,7 @@ const SKIPPED: [&str; 6] = [
 #[derive(Debug, Clone)]
 pub struct TrainableModel {
     spec: ModelSpec,
-    names: Vec<String>,
-    vars: Vec<Var>,
-    buffers: Vec<(String, Tensor)>,
-    frozen: Vec<bool>,
+    params: Parameters,
     tracked: Encoder,
     fast: Encoder,
 }
@@ -39,65 +37,26 @@ impl TrainableModel {
     /// Loads a sentence-transformers folder with every weight as a float32 variable.
     pub fn load(folder: &Path, device: &Device) -> Result<Self> {
         let spec = ModelSpec::read(folder)?;
-        let tensors = load_tensors(&spec.weights, device)?;
-        let mut sorted: BTreeMap<String, Tensor> = tensors.into_iter().collect();
-        let mut names = Vec::with_capacity(sorted.len());
-        let mut vars = Vec::with_capacity(sorted.len());
-        let mut buffers = Vec::new();
-        for (name, t) in std::mem::take(&mut sorted) {
-            if t.dtype().is_float() {
-                vars.push(Var::from_tensor(&t.to_dtype(DType::F32)?.contiguous()?)?);
-                names.push(name);
-            } else {
-                // Integer buffers (such as `position_ids`) are kept as they are, never trained.
-                buffers.push((name, t));
-            }
-        }
-        let frozen = vec![false; names.len()];
-        Self::assemble(spec, names, vars, buffers, frozen, device)
+        let params = Parameters::from_tensors(load_tensors(&spec.weights, device)?)?;
+        Self::assemble(spec, params, device)
     }
 
-    fn assemble(
-        spec: ModelSpec,
-        names: Vec<String>,
-        vars: Vec<Var>,
-        buffers: Vec<(String, Tensor)>,
-        frozen: Vec<bool>,
-        device: &Device,
-    ) -> Result<Self> {
+    fn assemble(spec: ModelSpec, params: Parameters, device: &Device) -> Result<Self> {
         // `tracked` records gradients only for the variables that are not frozen.
-        let view = |detached: &dyn Fn(usize) -> bool| -> HashMap<String, Tensor> {
-            names
-                .iter()
-                .zip(&vars)
-                .enumerate()
-                .map(|(i, (n, v))| {
-                    let t = if detached(i) {
-                        v.as_detached_tensor()
-                    } else {
-                        v.as_tensor().clone()
-                    };
-                    (n.clone(), t)
-                })
-                .chain(buffers.iter().cloned())
-                .collect()
-        };
+        let frozen = params.frozen().to_vec();
         let tracked = Encoder::with_weights(
             spec.clone(),
-            VarBuilder::from_tensors(view(&|i| frozen[i]), DType::F32, device),
+            VarBuilder::from_tensors(params.view(&|i| frozen[i]), DType::F32, device),
             device,
         )?;
         let fast = Encoder::with_weights(
             spec.clone(),
-            VarBuilder::from_tensors(view(&|_| true), DType::F32, device),
+            VarBuilder::from_tensors(params.view(&|_| true), DType::F32, device),
             device,
         )?;
         Ok(Self {
             spec,
-            names,
-            vars,
-            buffers,
-            frozen,
+            params,
             tracked,
             fast,
         })
@@ -115,34 +74,24 @@ impl TrainableModel {
             )));
         }
         let frozen = self
-            .names
+            .params
+            .names()
             .iter()
             .map(|n| layers > 0 && frozen_by(n, layers))
             .collect();
         let device = self.fast.device().clone();
-        Self::assemble(
-            self.spec,
-            self.names,
-            self.vars,
-            self.buffers,
-            frozen,
-            &device,
-        )
+        let params = self.params.with_frozen(frozen)?;
+        Self::assemble(self.spec, params, &device)
     }
 
     /// Whether each variable (in the order of [`Self::names`]) is frozen.
     pub fn frozen(&self) -> &[bool] {
-        &self.frozen
+        self.params.frozen()
     }
 
     /// Number of parameters that training updates.
     pub fn trainable_count(&self) -> usize {
-        self.vars
-            .iter()
-            .zip(&self.frozen)
-            .filter(|(_, f)| !**f)
-            .map(|(v, _)| v.elem_count())
-            .sum()
+        self.params.trainable_count()
     }
 
     /// The folder's configuration (of the model it was loaded from).
@@ -162,55 +111,46 @@ impl TrainableModel {
 
     /// Trainable (floating-point) weight names, sorted, as in the weights file.
     pub fn names(&self) -> &[String] {
-        &self.names
+        self.params.names()
     }
 
     /// The variables, in the order of [`Self::names`].
     pub fn vars(&self) -> &[Var] {
-        &self.vars
+        self.params.vars()
     }
 
     /// Number of parameters.
     pub fn parameter_count(&self) -> usize {
-        self.vars.iter().map(|v| v.elem_count()).sum()
+        self.params.count()
     }
 
     /// Whether weight decay applies to a weight (not to biases and layer norms, as in BERT).
     pub fn decays(name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
-        !(lower.ends_with("bias")
-            || lower.contains("layernorm")
-            || lower.contains("layer_norm")
-            || lower.ends_with("gamma")
-            || lower.ends_with("beta"))
+        crate::parameters::decays(name)
     }
 
     /// Replaces every variable's value with the tensors of a weights file (a checkpoint).
     pub fn set_weights(&self, path: &Path) -> Result<()> {
-        let tensors = load_tensors(path, self.fast.device())?;
-        for (name, var) in self.names.iter().zip(&self.vars) {
-            let t = tensors.get(name).ok_or_else(|| {
-                TrainError::Mismatch(format!("{}: no tensor '{name}'", path.display()))
-            })?;
-            var.set(&t.to_dtype(DType::F32)?)?;
-        }
-        Ok(())
+        self.params.set_weights(path, self.fast.device())
     }
 
     /// Writes the weights as `model.safetensors` (names as loaded, PyTorch metadata) to `path`.
     pub fn save_weights(&self, path: &Path) -> Result<()> {
-        let tensors: Vec<(String, Tensor)> = self
-            .names
-            .iter()
-            .zip(&self.vars)
-            .map(|(n, v)| (n.clone(), v.as_detached_tensor()))
-            .chain(self.buffers.iter().cloned())
-            .collect();
-        write_safetensors(&tensors, path)
+        self.params.save_weights(path)
+    }
+}
+
+impl Trainable for TrainableModel {
+    fn parameters(&self) -> &Parameters {
+        &self.params
+    }
+
+    fn device(&self) -> &Device {
+        self.fast.device()
     }
 
     /// Saves a sentence-transformers folder: the source folder's files with the current weights.
-    pub fn save(&self, out: &Path) -> Result<()> {
+    fn save(&self, out: &Path) -> Result<()> {
         copy_model_files(&self.spec.folder, out)?;
         self.save_weights(&out.join("model.safetensors"))
     }

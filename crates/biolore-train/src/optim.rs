@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
 use crate::error::{Result, TrainError};
-use crate::model::{write_safetensors, TrainableModel};
+use crate::model::write_safetensors;
+use crate::parameters::{decays, Trainable};
 
 /// Learning rate that rises linearly over `warmup` steps, then falls linearly to 0 at `total`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +51,19 @@ pub fn clip_grad_norm(grads: &mut [Option<Vec<f32>>], max_norm: f64) -> f64 {
     norm
 }
 
+/// The moments of one variable, kept where the variable lives.
+#[derive(Debug, Clone)]
+enum Moments {
+    /// On the CPU: plain vectors, updated in place by one fused parallel loop.
+    Host { first: Vec<f32>, second: Vec<f32> },
+    /// On an accelerator: tensors on the variable's device, updated with tensor operations.
+    Device { first: Tensor, second: Tensor },
+}
+
 /// AdamW (decoupled weight decay, bias-corrected moments), as `torch.optim.AdamW`.
+///
+/// The moments live on the model's device: vectors in memory for the CPU, device tensors
+/// otherwise.
 #[derive(Debug, Clone)]
 pub struct AdamW {
     /// First-moment decay.
@@ -59,31 +72,25 @@ pub struct AdamW {
     pub beta2: f64,
     /// Added to the root of the second moment.
     pub eps: f64,
-    /// Decoupled weight decay (applied where [`TrainableModel::decays`] says).
+    /// Decoupled weight decay (applied where [`crate::parameters::decays`] says).
     pub weight_decay: f64,
     step: u64,
-    first: Vec<Vec<f32>>,
-    second: Vec<Vec<f32>>,
+    moments: Vec<Option<Moments>>,
     decay: Vec<bool>,
 }
 
 impl AdamW {
     /// A fresh optimizer for the model's variables.
-    pub fn new(model: &TrainableModel, weight_decay: f64) -> Self {
-        let n = model.vars().len();
+    pub fn new(model: &dyn Trainable, weight_decay: f64) -> Self {
+        let params = model.parameters();
         Self {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay,
             step: 0,
-            first: vec![Vec::new(); n],
-            second: vec![Vec::new(); n],
-            decay: model
-                .names()
-                .iter()
-                .map(|n| TrainableModel::decays(n))
-                .collect(),
+            moments: vec![None; params.vars().len()],
+            decay: params.names().iter().map(|n| decays(n)).collect(),
         }
     }
 
@@ -95,7 +102,7 @@ impl AdamW {
     /// Applies one update with learning rate `lr`; variables without a gradient are left alone.
     pub fn step(
         &mut self,
-        model: &TrainableModel,
+        model: &dyn Trainable,
         grads: &[Option<Vec<f32>>],
         lr: f64,
     ) -> Result<()> {
@@ -107,60 +114,87 @@ impl AdamW {
         let step_size = (lr / c1) as f32;
         let c2_sqrt = c2.sqrt() as f32;
         let eps = self.eps as f32;
-        for (i, var) in model.vars().iter().enumerate() {
+        let params = model.parameters();
+        for (i, var) in params.vars().iter().enumerate() {
             let Some(g) = grads.get(i).and_then(Option::as_ref) else {
                 continue;
             };
-            let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            if g.len() != p.len() {
+            if g.len() != var.elem_count() {
                 return Err(TrainError::Mismatch(format!(
                     "gradient of '{}' has {} values for {} weights",
-                    model.names()[i],
+                    params.names()[i],
                     g.len(),
-                    p.len()
+                    var.elem_count()
                 )));
-            }
-            if self.first[i].len() != p.len() {
-                self.first[i] = vec![0.0; p.len()];
-                self.second[i] = vec![0.0; p.len()];
             }
             let decay = if self.decay[i] {
                 (1.0 - lr * self.weight_decay) as f32
             } else {
                 1.0
             };
-            p.par_iter_mut()
-                .zip(self.first[i].par_iter_mut())
-                .zip(self.second[i].par_iter_mut())
-                .zip(g.par_iter())
-                .with_min_len(4096)
-                .for_each(|(((p, m), v), &g)| {
-                    *p *= decay;
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    *p -= step_size * *m / (v.sqrt() / c2_sqrt + eps);
+            let device = var.device();
+            if self.moments[i].is_none() {
+                let n = var.elem_count();
+                self.moments[i] = Some(if device.is_cpu() {
+                    Moments::Host {
+                        first: vec![0.0; n],
+                        second: vec![0.0; n],
+                    }
+                } else {
+                    Moments::Device {
+                        first: Tensor::zeros(var.shape(), DType::F32, device)?,
+                        second: Tensor::zeros(var.shape(), DType::F32, device)?,
+                    }
                 });
-            var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
+            }
+            match &mut self.moments[i] {
+                Some(Moments::Host { first, second }) => {
+                    let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+                    p.par_iter_mut()
+                        .zip(first.par_iter_mut())
+                        .zip(second.par_iter_mut())
+                        .zip(g.par_iter())
+                        .with_min_len(4096)
+                        .for_each(|(((p, m), v), &g)| {
+                            *p *= decay;
+                            *m = b1 * *m + (1.0 - b1) * g;
+                            *v = b2 * *v + (1.0 - b2) * g * g;
+                            *p -= step_size * *m / (v.sqrt() / c2_sqrt + eps);
+                        });
+                    var.set(&Tensor::from_vec(p, var.shape(), device)?)?;
+                }
+                Some(Moments::Device { first, second }) => {
+                    let g = Tensor::from_slice(g, var.shape(), device)?;
+                    *first = ((&*first * f64::from(b1))? + (&g * f64::from(1.0 - b1))?)?;
+                    *second = ((&*second * f64::from(b2))? + (g.sqr()? * f64::from(1.0 - b2))?)?;
+                    let denom = ((second.sqrt()? / f64::from(c2_sqrt))? + f64::from(eps))?;
+                    let update = ((&*first / denom)? * f64::from(step_size))?;
+                    let p = ((var.as_tensor() * f64::from(decay))? - update)?;
+                    var.set(&p)?;
+                }
+                None => {}
+            }
         }
         Ok(())
     }
 
     /// Writes the moments and step count to a safetensors file.
-    pub fn save(&self, model: &TrainableModel, path: &Path) -> Result<()> {
+    pub fn save(&self, model: &dyn Trainable, path: &Path) -> Result<()> {
         let mut tensors = Vec::new();
-        for (i, name) in model.names().iter().enumerate() {
-            if self.first[i].is_empty() {
-                continue;
-            }
-            let n = self.first[i].len();
-            tensors.push((
-                format!("m.{name}"),
-                Tensor::from_slice(&self.first[i], n, &Device::Cpu)?,
-            ));
-            tensors.push((
-                format!("v.{name}"),
-                Tensor::from_slice(&self.second[i], n, &Device::Cpu)?,
-            ));
+        for (name, moments) in model.parameters().names().iter().zip(&self.moments) {
+            let (m, v) = match moments {
+                None => continue,
+                Some(Moments::Host { first, second }) => (
+                    Tensor::from_slice(first, first.len(), &Device::Cpu)?,
+                    Tensor::from_slice(second, second.len(), &Device::Cpu)?,
+                ),
+                Some(Moments::Device { first, second }) => (
+                    first.flatten_all()?.to_device(&Device::Cpu)?,
+                    second.flatten_all()?.to_device(&Device::Cpu)?,
+                ),
+            };
+            tensors.push((format!("m.{name}"), m));
+            tensors.push((format!("v.{name}"), v));
         }
         tensors.push((
             "step".to_string(),
@@ -169,8 +203,8 @@ impl AdamW {
         write_safetensors(&tensors, path)
     }
 
-    /// Restores moments and step count written by [`Self::save`].
-    pub fn load(&mut self, model: &TrainableModel, path: &Path) -> Result<()> {
+    /// Restores moments and step count written by [`Self::save`] onto the model's device.
+    pub fn load(&mut self, model: &dyn Trainable, path: &Path) -> Result<()> {
         let tensors: HashMap<String, Tensor> =
             biolore_nn::weights::load_tensors(path, &Device::Cpu)?;
         let step = tensors
@@ -178,20 +212,22 @@ impl AdamW {
             .ok_or_else(|| TrainError::Mismatch(format!("{}: no step", path.display())))?
             .to_vec1::<f64>()?;
         self.step = step.first().copied().unwrap_or(0.0) as u64;
-        for (i, name) in model.names().iter().enumerate() {
-            match (
+        let params = model.parameters();
+        for (i, (name, var)) in params.names().iter().zip(params.vars()).enumerate() {
+            self.moments[i] = match (
                 tensors.get(&format!("m.{name}")),
                 tensors.get(&format!("v.{name}")),
             ) {
-                (Some(m), Some(v)) => {
-                    self.first[i] = m.to_vec1::<f32>()?;
-                    self.second[i] = v.to_vec1::<f32>()?;
-                }
-                _ => {
-                    self.first[i].clear();
-                    self.second[i].clear();
-                }
-            }
+                (Some(m), Some(v)) if var.device().is_cpu() => Some(Moments::Host {
+                    first: m.to_vec1::<f32>()?,
+                    second: v.to_vec1::<f32>()?,
+                }),
+                (Some(m), Some(v)) => Some(Moments::Device {
+                    first: m.reshape(var.shape())?.to_device(var.device())?,
+                    second: v.reshape(var.shape())?.to_device(var.device())?,
+                }),
+                _ => None,
+            };
         }
         Ok(())
     }

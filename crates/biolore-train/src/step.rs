@@ -6,7 +6,7 @@
 use biolore_encoder::Encoder;
 use biolore_nn::blocks::seed_dropout;
 use biolore_nn::runtime;
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Tensor, Var};
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -65,29 +65,41 @@ pub fn gradients(
     step: usize,
     dropout: bool,
 ) -> Result<Gradients> {
-    let n_vars = model.vars().len();
+    backward_jobs(model.vars(), jobs.len(), |j| {
+        let emb = embed(
+            model.tracked(),
+            &jobs[j].tokens,
+            dropout,
+            job_seed(seed, step, j),
+        )?;
+        Ok((jobs[j].loss)(&emb)?)
+    })
+}
+
+/// Runs `loss_of(j)` and its backward pass for jobs `0..n` on the worker threads and sums the
+/// gradients of `vars` in job order (so the result does not depend on the thread count).
+///
+/// Any model's objective uses this: the loss closure runs the model's tracked forward pass.
+pub fn backward_jobs(
+    vars: &[Var],
+    n: usize,
+    loss_of: impl Fn(usize) -> Result<Tensor> + Sync,
+) -> Result<Gradients> {
     let mut total = Gradients {
-        grads: vec![None; n_vars],
+        grads: vec![None; vars.len()],
         loss: 0.0,
     };
     let workers = runtime::workers().max(1);
     // Rounds of `workers` jobs bound the memory to one gradient set per worker.
-    for round in (0..jobs.len()).collect::<Vec<_>>().chunks(workers) {
+    for round in (0..n).collect::<Vec<_>>().chunks(workers) {
         let results = parallel_map(round.len(), |k| {
             let j = round[k];
-            let emb = embed(
-                model.tracked(),
-                &jobs[j].tokens,
-                dropout,
-                job_seed(seed, step, j),
-            )?;
             let t0 = std::time::Instant::now();
-            let loss = (jobs[j].loss)(&emb)?;
+            let loss = loss_of(j)?;
             let value = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
             let store = loss.backward()?;
             tracing::debug!(job = j, backward_s = t0.elapsed().as_secs_f64(), "backward");
-            let grads = model
-                .vars()
+            let grads = vars
                 .iter()
                 .map(|v| {
                     store

@@ -12,16 +12,21 @@ use crate::error::{Result, TrainError};
 use crate::log::{self, StepReport};
 use crate::model::TrainableModel;
 use crate::optim::{clip_grad_norm, AdamW, Schedule};
+use crate::parameters::Trainable;
 use crate::step::Gradients;
 
-/// What a phase computes at each step.
-pub trait Objective {
-    /// The phase's name (`contrastive`, `distill`).
+/// What a phase computes at each step, for a model of type `M` (an encoder by default).
+///
+/// An objective receives the model and its step and returns the step's loss and gradients:
+/// contrastive learning and self-distillation train sentence encoders, language modelling
+/// trains decoders; the loop below is the same for all.
+pub trait Objective<M: ?Sized = TrainableModel> {
+    /// The phase's name (`contrastive`, `distill`, `language-model`).
     fn phase(&self) -> &'static str;
     /// What identifies the data (so a checkpoint is not resumed on other data).
     fn data_identity(&self) -> String;
     /// Gradients and loss of 0-based `step`, and how many training items it used.
-    fn gradients(&mut self, model: &TrainableModel, step: usize) -> Result<(Gradients, usize)>;
+    fn gradients(&mut self, model: &M, step: usize) -> Result<(Gradients, usize)>;
 }
 
 /// How a run ended.
@@ -47,13 +52,13 @@ pub const LOG_FILE: &str = "training_log.jsonl";
 pub const PLOT_FILE: &str = "loss.svg";
 const STATE_FILE: &str = "training_state.json";
 
-/// Trains `model` on `objective` and saves it as a sentence-transformers folder in `out`.
+/// Trains `model` on `objective` and saves it (as the model saves itself) in `out`.
 ///
 /// Resumes from `out`'s newest checkpoint when it was written by the same run; `stop`, when set,
 /// makes the loop write a checkpoint and return after the current step.
-pub fn train(
-    model: &TrainableModel,
-    objective: &mut dyn Objective,
+pub fn train<M: Trainable>(
+    model: &M,
+    objective: &mut dyn Objective<M>,
     config: &TrainConfig,
     out: &Path,
     stop: Option<&AtomicBool>,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use biolore_encoder::Encoder;
-use biolore_kb::load::{ctd, Policy};
+use biolore_kb::load::{obo, Policy};
 use biolore_nn::weights::load_tensors;
 use biolore_train::contrastive::Contrastive;
 use biolore_train::distill::{read_sentences, Distill};
@@ -22,13 +22,13 @@ use candle_core::{DType, Device, Tensor};
 
 const MODEL: &str = "all-MiniLM-L6-v2";
 
-/// Pairs of the first 300 concepts of the CTD 2017 disease vocabulary.
+/// Pairs of the first 300 concepts of the Human Phenotype Ontology (from `scripts/setup.sh`).
 fn pairs() -> Vec<Pair> {
-    let path = common::shared().join("data/medic/CTD_diseases_2017-06.tsv.gz");
-    let mut kb = ctd::load(&[path.as_path()], Policy::Fail)
-        .expect("CTD loads")
+    let path = common::terminology("hp.obo");
+    let mut kb = obo::load(&[path.as_path()], Policy::Skip)
+        .expect("HPO loads")
         .kb;
-    assert!(kb.len() > 11_000);
+    assert!(kb.len() > 10_000);
     let keep: Vec<_> = kb.concepts()[..300].to_vec();
     kb = biolore_kb::KnowledgeBase::new("ctd subset");
     for c in keep {
@@ -263,9 +263,9 @@ fn an_interrupted_run_resumes_identically_and_saves_a_loadable_model() {
 fn distillation_pulls_names_towards_the_teacher() {
     let pairs = pairs();
     let sentences =
-        read_sentences(&common::shared().join("data/ncbi-disease/NCBIdevelopset_corpus.txt"))
+        read_sentences(&common::fixtures().join("ncbi-disease/NCBIdevelopset_first50.txt"))
             .unwrap();
-    assert!(sentences.len() > 500, "{} sentences", sentences.len());
+    assert!(sentences.len() > 250, "{} sentences", sentences.len());
     let folder = common::model_dir(MODEL);
     let teacher = Encoder::load(&folder, &Device::Cpu).unwrap();
     let base = Encoder::load(&folder, &Device::Cpu).unwrap();

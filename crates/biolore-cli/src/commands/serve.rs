@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use biolore_encoder::{resolve_model, Encoder, DEFAULT_MODEL};
 use biolore_index::Index;
 use biolore_serve::{AppState, Limits, ServedIndex, Server};
-use candle_core::Device;
 use clap::Args;
 
 /// Arguments of `biolore serve`.
@@ -42,6 +41,8 @@ pub struct ServeArgs {
     /// Inference worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// The request limits, as options.
@@ -113,7 +114,7 @@ pub fn state(args: &ServeArgs) -> Result<Arc<AppState>> {
         }
         (None, None) => (resolve_model(DEFAULT_MODEL)?, DEFAULT_MODEL.to_string()),
     };
-    let encoder = Encoder::load(&folder, &Device::Cpu)
+    let encoder = Encoder::load(&folder, &args.device.device()?)
         .with_context(|| format!("loading model from {}", folder.display()))?;
     if let Some(index) = &index {
         anyhow::ensure!(

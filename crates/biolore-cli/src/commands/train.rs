@@ -1,4 +1,5 @@
-//! `biolore train pairs|contrastive|distill` and `biolore average`: the BioLORD training recipe.
+//! `biolore train pairs|contrastive|distill|lm` and `biolore average`: the BioLORD training
+//! recipe, and language-model fine-tuning of decoders.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,11 @@ use biolore_kb::KnowledgeBase;
 use biolore_train::config::DistillLoss;
 use biolore_train::contrastive::Contrastive;
 use biolore_train::distill::{read_sentences, Distill};
+use biolore_train::language_model::{read_examples, LanguageModeling};
 use biolore_train::log::StepReport;
 use biolore_train::pairs::{build_pairs, count_by_kind, PairOptions};
 use biolore_train::trainer::{train, Outcome};
-use biolore_train::{PairKind, TrainConfig, TrainableModel};
+use biolore_train::{PairKind, TrainConfig, Trainable, TrainableDecoder, TrainableModel};
 use candle_core::Device;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,6 +31,27 @@ pub enum TrainCommand {
     Contrastive(ContrastiveArgs),
     /// Phase 2: self-distillation from a phase-1 teacher, keeping general sentences near the base model.
     Distill(DistillArgs),
+    /// Fine-tune a decoder (GGUF or Hugging Face folder) on prompt/completion pairs (JSONL).
+    Lm(LmArgs),
+}
+
+/// Arguments of `biolore train lm`.
+#[derive(Args, Debug)]
+pub struct LmArgs {
+    /// Decoder to start from: a GGUF file (dequantized to float32), a folder, or a name under ./models.
+    #[arg(long, short = 'm', default_value = super::generate::DEFAULT_DECODER)]
+    pub model: String,
+    /// Training data, JSONL: `{"prompt": …, "completion": …}` or `{"text": …}` per line.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Wrap each prompt in the model's chat template (the completion becomes the assistant's answer).
+    #[arg(long)]
+    pub chat: bool,
+    /// Output folder (a Hugging Face decoder folder; checkpoints under checkpoints/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Where the KB comes from.
@@ -150,6 +173,8 @@ pub struct TrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 impl TrainArgs {
@@ -267,7 +292,44 @@ pub fn run(command: TrainCommand) -> Result<()> {
         TrainCommand::Pairs(args) => pairs(args),
         TrainCommand::Contrastive(args) => contrastive(args),
         TrainCommand::Distill(args) => distill(args),
+        TrainCommand::Lm(args) => language_model(args),
     }
+}
+
+fn language_model(args: LmArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let config = args.train.config()?;
+    let path = super::generate::resolve_decoder(&args.model)?;
+    let model = TrainableDecoder::load(&path, &args.train.device.device()?)
+        .and_then(|m| m.freeze_layers(config.freeze_layers))
+        .with_context(|| format!("loading {} for training", path.display()))?;
+    let template = if args.chat {
+        Some(
+            model
+                .chat_template()?
+                .with_context(|| format!("--chat: {} has no chat template", path.display()))?,
+        )
+    } else {
+        None
+    };
+    let examples = read_examples(
+        &args.data,
+        model.tokenizer(),
+        template.as_ref(),
+        model.eos_token(),
+        config.max_length,
+    )?;
+    let mut objective = LanguageModeling::new(&examples, &config)?;
+    let params = model.parameters();
+    eprintln!(
+        "language model: {} examples ({} completion tokens); {} of {} parameters trained",
+        examples.len(),
+        examples.iter().map(|e| e.targets()).sum::<usize>(),
+        params.trainable_count(),
+        params.count()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "examples")?;
+    Ok(())
 }
 
 fn pairs(args: PairsArgs) -> Result<()> {
@@ -308,8 +370,8 @@ fn model_folder(name: &str) -> Result<PathBuf> {
     resolve_model(name).with_context(|| format!("finding model '{name}'"))
 }
 
-fn load_trainable(folder: &Path, config: &TrainConfig) -> Result<TrainableModel> {
-    TrainableModel::load(folder, &Device::Cpu)
+fn load_trainable(folder: &Path, config: &TrainConfig, device: &Device) -> Result<TrainableModel> {
+    TrainableModel::load(folder, device)
         .and_then(|m| m.freeze_layers(config.freeze_layers))
         .with_context(|| format!("loading {} for training", folder.display()))
 }
@@ -337,9 +399,9 @@ fn step_bar(config: &TrainConfig, unit: &'static str) -> ProgressBar {
     pb
 }
 
-fn run_phase(
-    model: &TrainableModel,
-    objective: &mut dyn biolore_train::trainer::Objective,
+fn run_phase<M: Trainable>(
+    model: &M,
+    objective: &mut dyn biolore_train::trainer::Objective<M>,
     config: &TrainConfig,
     out: &Path,
     unit: &'static str,
@@ -405,7 +467,7 @@ fn contrastive(args: ContrastiveArgs) -> Result<()> {
         "the KB gives no training pairs of the kinds asked for"
     );
     let folder = model_folder(&args.model)?;
-    let model = load_trainable(&folder, &config)?;
+    let model = load_trainable(&folder, &config, &args.train.device.device()?)?;
     let mut objective = Contrastive::new(&pairs, &config)?;
     eprintln!(
         "phase 1: {} pairs from {} concepts, {} batches of {} per epoch; {} of {} parameters trained",
@@ -452,15 +514,16 @@ fn distill(args: DistillArgs) -> Result<()> {
     }
     let teacher_folder = model_folder(&args.teacher)?;
     let base_folder = model_folder(&args.base)?;
-    let teacher = Encoder::load(&teacher_folder, &Device::Cpu)
+    let device = args.train.device.device()?;
+    let teacher = Encoder::load(&teacher_folder, &device)
         .with_context(|| format!("loading the teacher {}", teacher_folder.display()))?;
-    let base = Encoder::load(&base_folder, &Device::Cpu)
+    let base = Encoder::load(&base_folder, &device)
         .with_context(|| format!("loading the base model {}", base_folder.display()))?;
     let student_folder = match args.init {
         StudentInit::Teacher => &teacher_folder,
         StudentInit::Base => &base_folder,
     };
-    let model = load_trainable(student_folder, &config)?;
+    let model = load_trainable(student_folder, &config, &device)?;
     let n_items = pairs.len();
     let n_sentences = sentences.len();
     let mut objective = Distill::new(&pairs, sentences, teacher, base, &config)?;

@@ -14,6 +14,22 @@ pub fn fixtures() -> PathBuf {
     repo_root().join("fixtures")
 }
 
+/// A terminology installed by `scripts/setup.sh` under `data/terminologies` (or `$BIOLORE_DATA`);
+/// a missing file fails the test.
+pub fn terminology(name: &str) -> PathBuf {
+    let path = std::env::var_os("BIOLORE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("data"))
+        .join("terminologies")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{name} is not installed at {}: run scripts/setup.sh (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
 /// An installed model folder; a missing model fails the test (never a skip).
 pub fn model_dir(name: &str) -> PathBuf {
     let dir = std::env::var_os("BIOLORE_MODELS")

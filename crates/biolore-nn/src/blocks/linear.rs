@@ -103,7 +103,10 @@ impl Linear {
                 }
             }
             LinearWeight::Quantized(q) => {
-                let y = q.forward(&x2.contiguous()?)?;
+                let y = match Self::dequantized_gemm(q, &x2, rows)? {
+                    Some(y) => y,
+                    None => q.forward(&x2.contiguous()?)?,
+                };
                 match &self.bias {
                     Some(b) => y.broadcast_add(b)?,
                     None => y,
@@ -115,6 +118,30 @@ impl Linear {
             *last = self.out_dim;
         }
         y.reshape(out_dims)
+    }
+
+    /// Rows from which a quantized layer is dequantized for the BLAS (prompts) rather than
+    /// multiplied by candle's one-row-at-a-time quantized kernel (decoding).
+    const DEQUANTIZE_FROM_ROWS: usize = 8;
+
+    /// `x Wᵀ` through a dequantized copy of `W` on the BLAS, for many rows on the CPU.
+    fn dequantized_gemm(
+        q: &QMatMul,
+        x2: &Tensor,
+        rows: usize,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let QMatMul::QTensor(qt) = q else {
+            return Ok(None);
+        };
+        if rows < Self::DEQUANTIZE_FROM_ROWS
+            || !x2.device().is_cpu()
+            || x2.track_op()
+            || !gemm::available()
+        {
+            return Ok(None);
+        }
+        let w = qt.dequantize(x2.device())?;
+        gemm::linear(x2, &w, None)
     }
 
     fn candle_forward(&self, x2: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {

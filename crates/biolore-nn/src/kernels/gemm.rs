@@ -126,6 +126,11 @@ fn blas() -> Option<&'static Blas> {
     BLAS.get_or_init(load).as_ref()
 }
 
+/// Whether a BLAS library is loaded (else candle's GEMM is used).
+pub fn available() -> bool {
+    blas().is_some()
+}
+
 /// Name of the GEMM used for inference.
 pub fn backend_name() -> &'static str {
     match blas() {

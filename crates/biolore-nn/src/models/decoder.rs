@@ -25,6 +25,62 @@ pub trait DecoderWeights {
     fn contains(&self, name: &str) -> bool;
 }
 
+/// Every weight a decoder of `config` has, by Hugging Face name, with its shape.
+pub fn tensor_shapes(config: &DecoderConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, hd, m) = (
+        config.hidden_size,
+        config.head_dim(),
+        config.intermediate_size,
+    );
+    let (q, kv) = (config.num_attention_heads * hd, config.kv_heads() * hd);
+    let qkv_bias = config.architecture() == Some(DecoderArchitecture::Qwen2);
+    let mut out = vec![
+        (
+            "model.embed_tokens.weight".to_string(),
+            vec![config.vocab_size, h],
+        ),
+        ("model.norm.weight".to_string(), vec![h]),
+    ];
+    if !config.tie_word_embeddings {
+        out.push(("lm_head.weight".to_string(), vec![config.vocab_size, h]));
+    }
+    for i in 0..config.num_hidden_layers {
+        let p = format!("model.layers.{i}");
+        let mut layer = vec![
+            (format!("{p}.input_layernorm.weight"), vec![h]),
+            (format!("{p}.post_attention_layernorm.weight"), vec![h]),
+            (format!("{p}.self_attn.q_proj.weight"), vec![q, h]),
+            (format!("{p}.self_attn.k_proj.weight"), vec![kv, h]),
+            (format!("{p}.self_attn.v_proj.weight"), vec![kv, h]),
+            (format!("{p}.self_attn.o_proj.weight"), vec![h, q]),
+            (format!("{p}.mlp.gate_proj.weight"), vec![m, h]),
+            (format!("{p}.mlp.up_proj.weight"), vec![m, h]),
+            (format!("{p}.mlp.down_proj.weight"), vec![h, m]),
+        ];
+        if qkv_bias {
+            layer.push((format!("{p}.self_attn.q_proj.bias"), vec![q]));
+            layer.push((format!("{p}.self_attn.k_proj.bias"), vec![kv]));
+            layer.push((format!("{p}.self_attn.v_proj.bias"), vec![kv]));
+        }
+        out.extend(layer);
+    }
+    out
+}
+
+/// Every weight of a decoder of `config` read from `weights` as float32, by Hugging Face name.
+pub fn float_tensors(
+    config: &DecoderConfig,
+    weights: &dyn DecoderWeights,
+) -> candle_core::Result<std::collections::HashMap<String, Tensor>> {
+    tensor_shapes(config)
+        .into_iter()
+        .map(|(name, shape)| {
+            let t = weights.tensor(&name, &shape)?;
+            Ok((name, t))
+        })
+        .collect()
+}
+
 /// One pre-norm decoder layer.
 #[derive(Debug, Clone)]
 struct DecoderLayer {

@@ -126,6 +126,21 @@ impl DecoderConfig {
         self.hidden_size / self.num_attention_heads.max(1)
     }
 
+    /// The `config.json` transformers reads for this decoder (float32 weights).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = json.as_object_mut() {
+            let class = match self.architecture() {
+                Some(DecoderArchitecture::Qwen2) => "Qwen2ForCausalLM",
+                _ => "LlamaForCausalLM",
+            };
+            map.insert("architectures".into(), serde_json::json!([class]));
+            map.insert("torch_dtype".into(), "float32".into());
+            map.insert("num_key_value_heads".into(), self.kv_heads().into());
+        }
+        json
+    }
+
     /// Checks that the sizes fit together; `path` names the file in the error.
     pub fn validate(&self, path: &Path) -> Result<()> {
         let invalid = |message: String| ModelError::InvalidConfig {

@@ -4,6 +4,7 @@
 pub mod bert;
 pub mod config;
 pub mod decoder;
+pub mod decoder_checkpoint;
 pub mod decoder_config;
 pub mod encoder;
 pub mod encoder_layer;
@@ -11,5 +12,6 @@ pub mod mpnet;
 
 pub use config::{Architecture, TransformerConfig};
 pub use decoder::Decoder;
+pub use decoder_checkpoint::DecoderCheckpoint;
 pub use decoder_config::{DecoderArchitecture, DecoderConfig};
 pub use encoder::Transformer;

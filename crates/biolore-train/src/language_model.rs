@@ -1,0 +1,282 @@
+//! The language-modelling objective: next-token cross-entropy on the completion part of
+//! (prompt, completion) examples, for decoders; micro-batches run on the worker threads.
+
+use candle_core::{DType, Tensor, D};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::config::TrainConfig;
+use crate::decoder::TrainableDecoder;
+use crate::error::{Result, TrainError};
+use crate::sampler::mix_seed;
+use crate::step::{backward_jobs, chunks, Gradients};
+use crate::trainer::Objective;
+
+/// One training sequence: token ids, of which the first `prompt_len` are context only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LmExample {
+    /// Prompt and completion token ids.
+    pub ids: Vec<u32>,
+    /// How many leading tokens are prompt (not predicted).
+    pub prompt_len: usize,
+}
+
+impl LmExample {
+    /// Tokenizes a prompt and its completion (special-token texts honoured, nothing added),
+    /// keeping at most `max_len` tokens: the prompt is cut from the left, never the completion's start.
+    pub fn new(
+        tokenizer: &tokenizers::Tokenizer,
+        prompt: &str,
+        completion: &str,
+        max_len: usize,
+    ) -> Result<Self> {
+        let encode = |text: &str| -> Result<Vec<u32>> {
+            tokenizer
+                .encode(text, false)
+                .map(|e| e.get_ids().to_vec())
+                .map_err(|e| TrainError::Mismatch(format!("cannot tokenize {text:?}: {e}")))
+        };
+        let mut prompt_ids = encode(prompt)?;
+        let mut completion_ids = encode(completion)?;
+        if completion_ids.is_empty() {
+            return Err(TrainError::Empty(format!(
+                "the completion of {prompt:?} has no tokens"
+            )));
+        }
+        let max_len = max_len.max(2);
+        completion_ids.truncate(max_len - 1);
+        let room = max_len - completion_ids.len();
+        if prompt_ids.len() > room {
+            prompt_ids.drain(..prompt_ids.len() - room);
+        }
+        let prompt_len = prompt_ids.len();
+        prompt_ids.extend(completion_ids);
+        Ok(Self {
+            ids: prompt_ids,
+            prompt_len,
+        })
+    }
+
+    /// Number of tokens the loss predicts.
+    pub fn targets(&self) -> usize {
+        self.ids.len().saturating_sub(self.prompt_len.max(1))
+    }
+}
+
+/// One line of a language-modelling data file.
+#[derive(Debug, serde::Deserialize)]
+struct Line {
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    completion: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// Reads training examples from JSONL: `{"prompt": …, "completion": …}` (the loss covers the
+/// completion) or `{"text": …}` (the loss covers all of it). With a chat `template`, each
+/// prompt becomes a user turn in the model's chat format and each completion the assistant's
+/// answer, ended by `eos`. Blank lines are skipped; a bad line is an error naming it.
+pub fn read_examples(
+    path: &std::path::Path,
+    tokenizer: &tokenizers::Tokenizer,
+    template: Option<&biolore_nn::heads::ChatTemplate>,
+    eos: &str,
+    max_len: usize,
+) -> Result<Vec<LmExample>> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let at = |line: usize, message: String| TrainError::Config {
+        path: path.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut examples = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_str(raw).map_err(|e| at(i + 1, e.to_string()))?;
+        let (prompt, completion) = match (line.prompt, line.completion, line.text) {
+            (Some(p), Some(c), None) => (p, c),
+            (None, None, Some(t)) => (String::new(), t),
+            _ => {
+                return Err(at(
+                    i + 1,
+                    "expected {\"prompt\", \"completion\"} or {\"text\"}".into(),
+                ))
+            }
+        };
+        let (prompt, completion) = match template {
+            Some(t) => {
+                let messages = [biolore_nn::heads::ChatMessage::user(prompt)];
+                let rendered = t.render(&messages, true).map_err(|e| at(i + 1, e))?;
+                (rendered, format!("{completion}{eos}"))
+            }
+            None => (prompt, completion),
+        };
+        examples.push(
+            LmExample::new(tokenizer, &prompt, &completion, max_len)
+                .map_err(|e| at(i + 1, e.to_string()))?,
+        );
+    }
+    if examples.is_empty() {
+        return Err(TrainError::Empty(format!(
+            "{} holds no examples",
+            path.display()
+        )));
+    }
+    Ok(examples)
+}
+
+/// Next-token cross-entropy over the completions of a fixed list of examples.
+pub struct LanguageModeling<'a> {
+    examples: &'a [LmExample],
+    config: TrainConfig,
+}
+
+impl<'a> LanguageModeling<'a> {
+    /// Prepares batching; fails when no example has a token to predict.
+    pub fn new(examples: &'a [LmExample], config: &TrainConfig) -> Result<Self> {
+        if examples.iter().all(|e| e.targets() == 0) {
+            return Err(TrainError::Empty(
+                "no example has a completion token to learn".into(),
+            ));
+        }
+        Ok(Self {
+            examples,
+            config: config.clone(),
+        })
+    }
+
+    /// The example indices of 0-based `step`: seeded shuffles, one per pass over the data.
+    pub fn batch(&self, step: usize) -> Vec<usize> {
+        let n = self.examples.len();
+        let size = self.config.batch_size.max(1);
+        (0..size)
+            .map(|k| {
+                let at = step * size + k;
+                let (epoch, pos) = (at / n, at % n);
+                let mut order: Vec<usize> = (0..n).collect();
+                let mut rng =
+                    rand::rngs::StdRng::seed_from_u64(mix_seed(&[self.config.seed, epoch as u64]));
+                order.shuffle(&mut rng);
+                order[pos]
+            })
+            .collect()
+    }
+}
+
+/// Summed negative log-likelihood of the targets of `examples`, divided by `denominator`.
+pub fn completion_loss(
+    decoder: &biolore_nn::models::Decoder,
+    examples: &[&LmExample],
+    denominator: f64,
+    device: &candle_core::Device,
+) -> candle_core::Result<Tensor> {
+    let width = examples
+        .iter()
+        .map(|e| e.ids.len())
+        .max()
+        .unwrap_or(1)
+        .max(2)
+        - 1;
+    let b = examples.len();
+    let mut inputs = vec![0u32; b * width];
+    let mut targets = vec![0u32; b * width];
+    let mut weights = vec![0f32; b * width];
+    for (row, e) in examples.iter().enumerate() {
+        for p in 0..e.ids.len().saturating_sub(1) {
+            inputs[row * width + p] = e.ids[p];
+            targets[row * width + p] = e.ids[p + 1];
+            if p + 1 >= e.prompt_len.max(1) {
+                weights[row * width + p] = 1.0;
+            }
+        }
+    }
+    let inputs = Tensor::from_vec(inputs, (b, width), device)?;
+    let targets = Tensor::from_vec(targets, (b * width, 1), device)?;
+    let weights = Tensor::from_vec(weights, b * width, device)?;
+    let hidden = decoder.forward(&inputs, 0, None)?;
+    let logits = decoder
+        .logits(&hidden)?
+        .reshape((b * width, decoder.config().vocab_size))?
+        .to_dtype(DType::F32)?;
+    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let picked = log_probs.gather(&targets, 1)?.squeeze(1)?;
+    (picked * weights)?.sum_all()?.neg()? / denominator
+}
+
+impl Objective<TrainableDecoder> for LanguageModeling<'_> {
+    fn phase(&self) -> &'static str {
+        "language-model"
+    }
+
+    fn data_identity(&self) -> String {
+        let first = self.examples.first().map(|e| e.ids.len()).unwrap_or(0);
+        let last = self.examples.last().map(|e| e.ids.len()).unwrap_or(0);
+        let tokens: usize = self.examples.iter().map(|e| e.ids.len()).sum();
+        format!(
+            "{} examples|{tokens} tokens|{first}|{last}",
+            self.examples.len()
+        )
+    }
+
+    fn gradients(&mut self, model: &TrainableDecoder, step: usize) -> Result<(Gradients, usize)> {
+        let batch = self.batch(step);
+        let targets: usize = batch.iter().map(|&i| self.examples[i].targets()).sum();
+        if targets == 0 {
+            // Only prompt-only examples drawn: nothing to learn from this step.
+            let n = crate::parameters::Trainable::parameters(model).vars().len();
+            return Ok((
+                Gradients {
+                    grads: vec![None; n],
+                    loss: 0.0,
+                },
+                batch.len(),
+            ));
+        }
+        let parts = chunks(batch.len(), self.config.micro_batch);
+        let device = crate::parameters::Trainable::device(model);
+        let grads = backward_jobs(
+            crate::parameters::Trainable::parameters(model).vars(),
+            parts.len(),
+            |j| {
+                let examples: Vec<&LmExample> = batch[parts[j].clone()]
+                    .iter()
+                    .map(|&i| &self.examples[i])
+                    .collect();
+                Ok(completion_loss(
+                    model.tracked(),
+                    &examples,
+                    targets as f64,
+                    device,
+                )?)
+            },
+        )?;
+        Ok((grads, batch.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_each_example_once_per_epoch() {
+        let examples: Vec<LmExample> = (0..10)
+            .map(|i| LmExample {
+                ids: vec![1, 2, i],
+                prompt_len: 1,
+            })
+            .collect();
+        let config = TrainConfig {
+            batch_size: 5,
+            ..Default::default()
+        };
+        let lm = LanguageModeling::new(&examples, &config).unwrap();
+        let mut seen: Vec<usize> = lm.batch(0).into_iter().chain(lm.batch(1)).collect();
+        seen.sort();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        assert_eq!(lm.batch(0), lm.batch(0));
+    }
+}
