@@ -51,7 +51,7 @@ fn jsonl(o: &Output) -> Vec<Value> {
 
 /// The texts and embeddings of the sentence-transformers reference fixture for `model`.
 fn reference(model: &str) -> Vec<(String, Vec<f32>)> {
-    let path = repo_root().join("../shared/reference/reference_embeddings.json");
+    let path = repo_root().join("fixtures/reference/reference_embeddings.json");
     let all: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
     all["models"][model]["items"]

@@ -25,6 +25,7 @@ pub mod model;
 pub mod optim;
 pub mod pairs;
 pub mod parameters;
+pub mod recipes;
 pub mod relatedness;
 pub mod sampler;
 pub mod step;

@@ -6,17 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use biolore_encoder::{resolve_model, Encoder};
+use biolore_encoder::resolve_model;
 use biolore_kb::KnowledgeBase;
 use biolore_train::config::DistillLoss;
 use biolore_train::contrastive::Contrastive;
-use biolore_train::distill::{read_sentences, Distill};
-use biolore_train::language_model::{read_examples, LanguageModeling};
+use biolore_train::distill::Distill;
+use biolore_train::language_model::LanguageModeling;
 use biolore_train::log::StepReport;
 use biolore_train::pairs::{build_pairs, count_by_kind, PairOptions};
+use biolore_train::recipes;
 use biolore_train::trainer::{train, Outcome};
-use biolore_train::{PairKind, TrainConfig, Trainable, TrainableDecoder, TrainableModel};
-use candle_core::Device;
+use biolore_train::{PairKind, TrainConfig, Trainable};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -300,25 +300,10 @@ fn language_model(args: LmArgs) -> Result<()> {
     super::set_threads(args.train.threads)?;
     let config = args.train.config()?;
     let path = super::generate::resolve_decoder(&args.model)?;
-    let model = TrainableDecoder::load(&path, &args.train.device.device()?)
-        .and_then(|m| m.freeze_layers(config.freeze_layers))
-        .with_context(|| format!("loading {} for training", path.display()))?;
-    let template = if args.chat {
-        Some(
-            model
-                .chat_template()?
-                .with_context(|| format!("--chat: {} has no chat template", path.display()))?,
-        )
-    } else {
-        None
-    };
-    let examples = read_examples(
-        &args.data,
-        model.tokenizer(),
-        template.as_ref(),
-        model.eos_token(),
-        config.max_length,
-    )?;
+    let device = args.train.device.device()?;
+    let recipes::LanguageModelRun { model, examples } =
+        recipes::language_model(&path, &args.data, args.chat, &config, &device)
+            .with_context(|| format!("preparing to train {}", path.display()))?;
     let mut objective = LanguageModeling::new(&examples, &config)?;
     let params = model.parameters();
     eprintln!(
@@ -368,12 +353,6 @@ fn pairs(args: PairsArgs) -> Result<()> {
 
 fn model_folder(name: &str) -> Result<PathBuf> {
     resolve_model(name).with_context(|| format!("finding model '{name}'"))
-}
-
-fn load_trainable(folder: &Path, config: &TrainConfig, device: &Device) -> Result<TrainableModel> {
-    TrainableModel::load(folder, device)
-        .and_then(|m| m.freeze_layers(config.freeze_layers))
-        .with_context(|| format!("loading {} for training", folder.display()))
 }
 
 fn stop_flag() -> Arc<AtomicBool> {
@@ -456,18 +435,11 @@ fn contrastive(args: ContrastiveArgs) -> Result<()> {
         config.scale = s;
     }
     let kb = args.kb.open()?;
-    let options = PairOptions {
-        kinds: config.pairs.clone(),
-        names_per_text: config.names_per_text,
-        ..Default::default()
-    };
-    let pairs = build_pairs(&kb, &options);
-    anyhow::ensure!(
-        !pairs.is_empty(),
-        "the KB gives no training pairs of the kinds asked for"
-    );
     let folder = model_folder(&args.model)?;
-    let model = load_trainable(&folder, &config, &args.train.device.device()?)?;
+    let device = args.train.device.device()?;
+    let recipes::ContrastiveRun { model, pairs } =
+        recipes::contrastive(&kb, &folder, &config, &device)
+            .with_context(|| format!("preparing to train {}", folder.display()))?;
     let mut objective = Contrastive::new(&pairs, &config)?;
     eprintln!(
         "phase 1: {} pairs from {} concepts, {} batches of {} per epoch; {} of {} parameters trained",
@@ -502,31 +474,29 @@ fn distill(args: DistillArgs) -> Result<()> {
         };
     }
     let kb = args.kb.open()?;
-    let options = PairOptions {
-        kinds: vec![PairKind::Definition, PairKind::Description],
-        names_per_text: config.names_per_text,
-        ..Default::default()
-    };
-    let pairs = build_pairs(&kb, &options);
-    let mut sentences = Vec::new();
-    for p in &args.sentences {
-        sentences.extend(read_sentences(p).with_context(|| format!("reading {}", p.display()))?);
-    }
     let teacher_folder = model_folder(&args.teacher)?;
     let base_folder = model_folder(&args.base)?;
     let device = args.train.device.device()?;
-    let teacher = Encoder::load(&teacher_folder, &device)
-        .with_context(|| format!("loading the teacher {}", teacher_folder.display()))?;
-    let base = Encoder::load(&base_folder, &device)
-        .with_context(|| format!("loading the base model {}", base_folder.display()))?;
-    let student_folder = match args.init {
-        StudentInit::Teacher => &teacher_folder,
-        StudentInit::Base => &base_folder,
-    };
-    let model = load_trainable(student_folder, &config, &device)?;
-    let n_items = pairs.len();
+    let recipes::DistillRun {
+        model,
+        teacher,
+        base,
+        items,
+        sentences,
+        student_folder,
+    } = recipes::distill(
+        &kb,
+        &teacher_folder,
+        &base_folder,
+        args.init == StudentInit::Base,
+        &args.sentences,
+        &config,
+        &device,
+    )
+    .context("preparing phase 2")?;
+    let n_items = items.len();
     let n_sentences = sentences.len();
-    let mut objective = Distill::new(&pairs, sentences, teacher, base, &config)?;
+    let mut objective = Distill::new(&items, sentences, teacher, base, &config)?;
     eprintln!(
         "phase 2: {n_items} definition/description targets, {n_sentences} general sentences; student from {}",
         student_folder.display()
