@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::error::{EncoderError, Result};
 use crate::pooling::Pooling;
+use biolore_nn::json::read_json;
 use biolore_nn::models::{Architecture, TransformerConfig};
 use biolore_nn::weights::find_weights;
 
@@ -39,17 +40,6 @@ struct ModuleEntry {
 #[derive(Debug, Deserialize)]
 struct SbertConfig {
     max_seq_length: Option<usize>,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| EncoderError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| EncoderError::InvalidConfig {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
 }
 
 impl ModelSpec {

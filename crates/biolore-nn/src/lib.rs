@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod gguf;
 pub mod heads;
+pub mod json;
 pub mod kernels;
 pub mod models;
 pub mod runtime;

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
 
 use super::chat_template::{ChatMessage, ChatTemplate};
 use crate::error::{ModelError, Result};
 use crate::gguf::{GgufFile, GgufWeights};
-use crate::models::{Decoder, DecoderConfig};
+use crate::models::{Decoder, DecoderCheckpoint};
 
 /// Token texts that end an assistant's turn in common chat formats.
 const STOP_TOKENS: [&str; 4] = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"];
@@ -93,25 +94,23 @@ impl LanguageModel {
 
     /// Loads a Hugging Face decoder folder (as biolore saves trained decoders).
     pub fn from_folder(folder: &Path, device: &Device) -> Result<Self> {
-        let config = DecoderConfig::from_file(&folder.join("config.json"))?;
+        let checkpoint = DecoderCheckpoint::read_folder(folder, device)?;
         let weights_path = crate::weights::find_weights(folder)?;
-        let vb = crate::weights::var_builder(&weights_path, device)?;
-        let decoder = Decoder::load(&config, &vb, device).map_err(tensor_error(&weights_path))?;
-        let tokenizer_path = folder.join("tokenizer.json");
-        if !tokenizer_path.is_file() {
-            return Err(ModelError::MissingFile {
-                path: tokenizer_path,
-                hint: "a decoder folder needs its tokenizer.json".into(),
-            });
-        }
-        let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).map_err(|e| {
-            ModelError::Tokenizer {
-                context: tokenizer_path.display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let template = read_folder_template(folder)?;
-        Self::assemble(decoder, tokenizer, template, folder, device)
+        let vb = VarBuilder::from_tensors(checkpoint.tensors, DType::F32, device);
+        let decoder =
+            Decoder::load(&checkpoint.config, &vb, device).map_err(tensor_error(&weights_path))?;
+        let template = match &checkpoint.chat_template {
+            Some(source) => Some(
+                ChatTemplate::new(source, &checkpoint.bos_token, &checkpoint.eos_token).map_err(
+                    |message| ModelError::InvalidConfig {
+                        path: folder.join("tokenizer_config.json"),
+                        message,
+                    },
+                )?,
+            ),
+            None => None,
+        };
+        Self::assemble(decoder, checkpoint.tokenizer, template, folder, device)
     }
 
     fn assemble(
@@ -285,38 +284,4 @@ impl LanguageModel {
             .to_dtype(DType::F32)?;
         Ok(logits.argmax(D::Minus1)?.to_scalar::<u32>()?)
     }
-}
-
-/// The chat template and special tokens of a Hugging Face folder's `tokenizer_config.json`.
-fn read_folder_template(folder: &Path) -> Result<Option<ChatTemplate>> {
-    let path = folder.join("tokenizer_config.json");
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ModelError::InvalidConfig {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let Some(source) = json.get("chat_template").and_then(|v| v.as_str()) else {
-        return Ok(None);
-    };
-    let token = |key: &str| -> String {
-        match json.get(key) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(v) => v
-                .get("content")
-                .and_then(|c| c.as_str())
-                .unwrap_or("")
-                .to_string(),
-            None => String::new(),
-        }
-    };
-    ChatTemplate::new(source, &token("bos_token"), &token("eos_token"))
-        .map(Some)
-        .map_err(|message| ModelError::InvalidConfig { path, message })
 }

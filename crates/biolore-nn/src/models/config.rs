@@ -90,21 +90,13 @@ fn default_buckets() -> usize {
 impl TransformerConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ModelError::MissingFile {
-                path: path.to_path_buf(),
+        let config: TransformerConfig = crate::json::read_json(path).map_err(|e| match e {
+            ModelError::MissingFile { path, .. } => ModelError::MissingFile {
+                path,
                 hint: "every transformer model folder has a config.json".into(),
             },
-            _ => ModelError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
+            other => other,
         })?;
-        let config: TransformerConfig =
-            serde_json::from_str(&text).map_err(|e| ModelError::InvalidConfig {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
         config.validate(path)?;
         Ok(config)
     }

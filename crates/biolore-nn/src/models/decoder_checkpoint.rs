@@ -29,17 +29,6 @@ pub struct DecoderCheckpoint {
     pub eos_token: String,
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::InvalidConfig {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
-}
-
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
@@ -90,6 +79,12 @@ impl DecoderCheckpoint {
             .map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?)))
             .collect::<candle_core::Result<HashMap<_, _>>>()?;
         let tokenizer_path = folder.join("tokenizer.json");
+        if !tokenizer_path.is_file() {
+            return Err(ModelError::MissingFile {
+                path: tokenizer_path,
+                hint: "a decoder folder needs its tokenizer.json".into(),
+            });
+        }
         let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).map_err(|e| {
             ModelError::Tokenizer {
                 context: tokenizer_path.display().to_string(),
@@ -98,7 +93,7 @@ impl DecoderCheckpoint {
         })?;
         let tc_path = folder.join("tokenizer_config.json");
         let tc = if tc_path.is_file() {
-            read_json(&tc_path)?
+            crate::json::read_json::<serde_json::Value>(&tc_path)?
         } else {
             serde_json::Value::Null
         };

@@ -98,15 +98,7 @@ fn default_rope_style() -> RopeStyle {
 impl DecoderConfig {
     /// Reads and validates a decoder's `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let config: DecoderConfig =
-            serde_json::from_str(&text).map_err(|e| ModelError::InvalidConfig {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let config: DecoderConfig = crate::json::read_json(path)?;
         config.validate(path)?;
         Ok(config)
     }
