@@ -152,15 +152,17 @@ impl<'a> LanguageModeling<'a> {
     pub fn batch(&self, step: usize) -> Vec<usize> {
         let n = self.examples.len();
         let size = self.config.batch_size.max(1);
-        (0..size)
-            .map(|k| {
-                let at = step * size + k;
+        let mut epoch_order: Option<(usize, Vec<usize>)> = None;
+        (step * size..(step + 1) * size)
+            .map(|at| {
                 let (epoch, pos) = (at / n, at % n);
-                let mut order: Vec<usize> = (0..n).collect();
-                let mut rng =
-                    rand::rngs::StdRng::seed_from_u64(mix_seed(&[self.config.seed, epoch as u64]));
-                order.shuffle(&mut rng);
-                order[pos]
+                if epoch_order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    let mut order: Vec<usize> = (0..n).collect();
+                    let seed = mix_seed(&[self.config.seed, epoch as u64]);
+                    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+                    epoch_order = Some((epoch, order));
+                }
+                epoch_order.as_ref().map_or(pos, |(_, order)| order[pos])
             })
             .collect()
     }

@@ -88,3 +88,48 @@ impl DecoderCache {
         self.layers.iter_mut().try_for_each(|l| l.truncate(len))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn appending_grows_and_truncating_keeps_a_prefix() {
+        let dev = Device::Cpu;
+        let step = |v: f32, t: usize| {
+            (Tensor::ones((1, 2, t, 4), DType::F32, &dev).unwrap() * f64::from(v)).unwrap()
+        };
+        let mut cache = DecoderCache::new(2);
+        assert!(cache.is_empty());
+        for layer in 0..2 {
+            let c = cache.layer_mut(layer).unwrap();
+            c.append(&step(1.0, 3), &step(1.0, 3)).unwrap();
+            let (k, _) = c.append(&step(2.0, 1), &step(2.0, 1)).unwrap();
+            assert_eq!(k.dims(), &[1, 2, 4, 4]);
+        }
+        assert_eq!(cache.len(), 4);
+        cache.truncate(3).unwrap();
+        assert_eq!(cache.len(), 3);
+        let c = cache.layer_mut(0).unwrap();
+        let (k, _) = c.append(&step(5.0, 1), &step(5.0, 1)).unwrap();
+        let firsts: Vec<f32> = (0..4)
+            .map(|t| {
+                k.get(0)
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+                    .get(t)
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(firsts, vec![1.0, 1.0, 1.0, 5.0]);
+        cache.truncate(0).unwrap();
+        assert!(cache.layer_mut(1).unwrap().is_empty());
+        assert!(cache.layer_mut(2).is_none());
+    }
+}
