@@ -5,6 +5,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod commands;
 mod input;
+mod load_generator;
 mod output;
 mod progress;
 mod workloads;

@@ -21,24 +21,12 @@ pub fn medic_names(path: &Path, limit: usize) -> Result<Vec<String>> {
 
 /// Sentences of the titles and abstracts of PubTator documents, in file order, at most `limit`.
 pub fn pubtator_sentences(path: &Path, limit: usize) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, '|');
-        let (Some(_pmid), Some(kind), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if kind != "t" && kind != "a" {
-            continue;
-        }
-        for s in biolore_encoder::text::split_sentences(body) {
-            if out.len() == limit {
-                return Ok(out);
-            }
-            out.push(s.to_string());
-        }
-    }
-    Ok(out)
+    let docs = biolore_text::pubtator::read(path)?;
+    Ok(docs
+        .iter()
+        .flat_map(|d| d.passages.iter())
+        .flat_map(|p| biolore_text::split_sentences(&p.text))
+        .take(limit)
+        .map(String::from)
+        .collect())
 }

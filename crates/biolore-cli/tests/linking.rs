@@ -1,17 +1,19 @@
-//! End-to-end: `kb import` → `index build` → `link` and `eval link`, on MEDIC and NCBI-disease.
+//! End-to-end: `kb import` → `index build` → `link` and `eval link`, on committed NCBI-disease
+//! excerpts and the disease dictionary generated from its training mentions.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{biolore, index_dictionary, ok, shared};
+use common::{biolore, disease_dictionary, index_dictionary, ok};
 
 use serde_json::Value;
 
-/// The first `docs` documents of NCBI-disease dev, and a MEDIC dictionary holding their gold
-/// concepts plus 1,500 others (a fast stand-in for the full 76k-name index).
+/// The first `docs` documents of the committed NCBI-disease dev excerpt, and the committed
+/// disease dictionary (612 concepts named by NCBI-disease's training mentions).
 fn fixture(dir: &Path, docs: usize) -> (PathBuf, PathBuf) {
-    let dev = std::fs::read_to_string(shared("ncbi-disease/NCBIdevelopset_corpus.txt")).unwrap();
+    let dev = std::fs::read_to_string(common::fixture("ncbi-disease/NCBIdevelopset_first50.txt"))
+        .unwrap();
     let blocks: Vec<&str> = dev
         .split("\n\n")
         .filter(|b| !b.trim().is_empty())
@@ -19,30 +21,7 @@ fn fixture(dir: &Path, docs: usize) -> (PathBuf, PathBuf) {
         .collect();
     let corpus = dir.join("dev-subset.txt");
     std::fs::write(&corpus, blocks.join("\n\n") + "\n").unwrap();
-    let mut gold = std::collections::HashSet::new();
-    for line in blocks.iter().flat_map(|b| b.lines()) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() >= 6 {
-            for id in f[5].split(['|', '+']) {
-                gold.insert(id.trim_start_matches("MESH:").to_string());
-            }
-        }
-    }
-    gold.insert("D006527".into()); // Wilson disease, for the link test
-    let medic = std::fs::read_to_string(shared("medic/medic_06Jul2012.txt")).unwrap();
-    let mut kept = Vec::new();
-    for (i, line) in medic.lines().enumerate() {
-        let ids = line.split("||").next().unwrap_or("");
-        let wanted = ids
-            .split('|')
-            .any(|id| gold.contains(id) || gold.contains(&format!("OMIM:{id}")));
-        if wanted || i < 1500 {
-            kept.push(line);
-        }
-    }
-    let dict = dir.join("medic-subset.txt");
-    std::fs::write(&dict, kept.join("\n") + "\n").unwrap();
-    (corpus, dict)
+    (corpus, disease_dictionary())
 }
 
 #[test]
@@ -59,7 +38,7 @@ fn import_build_link_and_evaluate() {
         "--top-k",
         "3",
         "Wilson disease",
-        "hepatolenticular degeneration",
+        "Wilson's disease",
     ]));
     let lines: Vec<Value> = out
         .lines()
@@ -153,6 +132,85 @@ fn import_build_link_and_evaluate() {
         linked.iter().any(|l| l.get("query").is_some()),
         "some abbreviation was expanded"
     );
+}
+
+/// `link --format pubtator` and `eval link` go through one query preparation: on the same
+/// documents, rank-1 predictions scored by the protocol give eval's acc@1 exactly — composites
+/// included, which `link` now splits as `eval` does.
+#[test]
+fn link_and_eval_agree_on_the_same_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, dict) = fixture(tmp.path(), 50);
+    let index = index_dictionary(&dict, tmp.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let report: Value = serde_json::from_str(
+        ok(biolore(&[
+            "eval",
+            "link",
+            "--index",
+            &s(&index),
+            "--corpus",
+            &s(&corpus),
+            "--json",
+            "--errors",
+            &s(&tmp.path().join("errors.jsonl")),
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--format",
+        "pubtator",
+        "--input",
+        &s(&corpus),
+        "-k",
+        "1",
+    ]));
+    let linked: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let docs = biolore_text::pubtator::read(&corpus).unwrap();
+    let annotations: Vec<&biolore_text::Annotation> =
+        docs.iter().flat_map(|d| d.annotations.iter()).collect();
+    assert_eq!(linked.len(), annotations.len());
+    let (mut n, mut hits, mut composites) = (0usize, 0usize, 0usize);
+    for (a, l) in annotations.iter().zip(&linked) {
+        assert_eq!(l["start"], a.span.start, "{l}");
+        let gold = biolore_link::eval::gold_units(&a.ids);
+        if gold.is_empty() {
+            continue;
+        }
+        n += 1;
+        let top: Vec<String> = match l.get("parts") {
+            Some(parts) => {
+                composites += 1;
+                parts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["candidates"][0]["id"].as_str().unwrap().to_string())
+                    .collect()
+            }
+            None => vec![l["candidates"][0]["id"].as_str().unwrap().to_string()],
+        };
+        hits += usize::from(
+            gold.iter()
+                .all(|unit| top.iter().any(|id| unit.contains(id))),
+        );
+    }
+    assert_eq!(n as u64, report["n"].as_u64().unwrap(), "{report}");
+    assert!(composites > 0 && composites as u64 <= report["composites_split"].as_u64().unwrap());
+    let acc1 = report["acc1"].as_f64().unwrap();
+    assert_eq!(
+        hits,
+        (acc1 * n as f64).round() as usize,
+        "link {hits}/{n} vs {report}"
+    );
+    eprintln!("link and eval agree: {hits}/{n} correct at rank 1 ({composites} composites split)");
 }
 
 #[test]

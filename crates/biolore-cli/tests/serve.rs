@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{biolore, floats, index_dictionary, ok, repo_root, shared};
+use common::{biolore, disease_dictionary, floats, index_dictionary, ok, repo_root};
 use serde_json::{json, Value};
 
 /// A running server; killed when dropped.
@@ -127,10 +127,11 @@ fn cli_vectors(texts: &[&str]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// A small MEDIC index (the first 300 concepts plus Wilson disease) built with MiniLM.
+/// A small disease index (the fixture dictionary's first 300 concepts plus Wilson disease) built
+/// with MiniLM.
 fn small_index(dir: &Path) -> PathBuf {
-    let medic = std::fs::read_to_string(shared("medic/medic_06Jul2012.txt")).unwrap();
-    let kept: Vec<&str> = medic
+    let dictionary = std::fs::read_to_string(disease_dictionary()).unwrap();
+    let kept: Vec<&str> = dictionary
         .lines()
         .enumerate()
         .filter(|(i, l)| *i < 300 || l.starts_with("D006527"))

@@ -218,18 +218,32 @@ impl Encoder {
 
     /// Embeds already tokenized texts in input order.
     ///
-    /// Batches run on [`biolore_nn::runtime::workers`] threads; `progress` is called on this thread.
+    /// Batches run on [`biolore_nn::runtime::workers`] fresh scoped threads; `progress` is
+    /// called on this thread.
     pub fn embed_tokens(
         &self,
         tokens: &[Vec<u32>],
         limits: BatchLimits,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Embeddings> {
+        self.embed_tokens_on(tokens, limits, None, progress)
+    }
+
+    /// Embeds already tokenized texts in input order, on `pool`'s persistent workers when given
+    /// (the server keeps one so that their memory stays warm between requests), else on
+    /// [`biolore_nn::runtime::workers`] fresh scoped threads. Model batches are planned by
+    /// [`plan_batches`] (longest first) and taken by whichever worker is free.
+    pub fn embed_tokens_on(
+        &self,
+        tokens: &[Vec<u32>],
+        limits: BatchLimits,
+        pool: Option<&rayon::ThreadPool>,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Embeddings> {
         let dim = self.dim();
         let mut out = vec![0f32; tokens.len() * dim];
         let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
         let batches = plan_batches(&lengths, limits);
-        let workers = biolore_nn::runtime::workers().min(batches.len()).max(1);
         let run = |batch: &[usize]| -> Result<Vec<f32>> {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
             self.embed_batch(&seqs)
@@ -240,6 +254,41 @@ impl Encoder {
             }
             progress(batch.len());
         };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        // One worker's loop: take the next batch until none is left or one has failed.
+        let take = |send: &mut dyn FnMut(usize, Result<Vec<f32>>) -> bool| loop {
+            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if b >= batches.len() || failed.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let result = run(&batches[b]);
+            if result.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            if !send(b, result) {
+                break;
+            }
+        };
+        if let Some(pool) = pool {
+            let outputs: Vec<(usize, Result<Vec<f32>>)> = pool
+                .broadcast(|_| {
+                    let mut done = Vec::new();
+                    take(&mut |b, r| {
+                        done.push((b, r));
+                        true
+                    });
+                    done
+                })
+                .into_iter()
+                .flatten()
+                .collect();
+            for (b, result) in outputs {
+                scatter(&batches[b], &result?);
+            }
+            return Embeddings::from_flat(dim, out);
+        }
+        let workers = biolore_nn::runtime::workers().min(batches.len()).max(1);
         if workers == 1 {
             for batch in &batches {
                 let flat = run(batch)?;
@@ -247,32 +296,16 @@ impl Encoder {
             }
             return Embeddings::from_flat(dim, out);
         }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let failed = std::sync::atomic::AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Vec<f32>>)>();
         std::thread::scope(|scope| -> Result<()> {
             for _ in 0..workers {
                 let tx = tx.clone();
-                let (next, failed, batches, run) = (&next, &failed, &batches, &run);
-                scope.spawn(move || loop {
-                    let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if b >= batches.len() || failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        break;
-                    }
-                    if tx.send((b, run(&batches[b]))).is_err() {
-                        break;
-                    }
-                });
+                let take = &take;
+                scope.spawn(move || take(&mut |b, r| tx.send((b, r)).is_ok()));
             }
             drop(tx);
             for (b, result) in rx {
-                match result {
-                    Ok(flat) => scatter(&batches[b], &flat),
-                    Err(e) => {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
+                scatter(&batches[b], &result?);
             }
             Ok(())
         })?;

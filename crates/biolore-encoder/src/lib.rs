@@ -11,7 +11,6 @@ pub mod error;
 pub mod folder;
 pub mod pooling;
 pub mod resolve;
-pub mod text;
 pub mod tokens;
 
 pub use batching::BatchLimits;

@@ -1,4 +1,5 @@
-//! Building, interrupting, resuming and searching a real index (MEDIC subset, MiniLM).
+//! Building, interrupting, resuming and searching a real index (the committed disease dictionary
+//! generated from NCBI-disease's training mentions, MiniLM).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -22,14 +23,14 @@ fn encoder() -> Encoder {
     Encoder::load(&dir, &Device::Cpu).unwrap()
 }
 
-fn small_medic(n: usize) -> KnowledgeBase {
+fn small_dictionary(n: usize) -> KnowledgeBase {
     let full = biosyn::load(
-        &[&root().join("../shared/data/medic/medic_06Jul2012.txt")],
+        &[&root().join("fixtures/ncbi-disease/disease-dictionary.txt")],
         Policy::Fail,
     )
     .unwrap()
     .kb;
-    let mut kb = KnowledgeBase::new("medic-subset");
+    let mut kb = KnowledgeBase::new("disease-subset");
     for c in full.concepts().iter().take(n) {
         kb.add(c.clone());
     }
@@ -64,7 +65,7 @@ fn vectors(dir: &std::path::Path) -> Vec<f32> {
 
 #[test]
 fn interrupted_builds_resume_to_the_same_index() {
-    let kb = small_medic(150);
+    let kb = small_dictionary(150);
     let enc = encoder();
     let tmp = tempfile::tempdir().unwrap();
     let options = BuildOptions {
@@ -120,13 +121,13 @@ fn interrupted_builds_resume_to_the_same_index() {
     // A complete index is left alone; a different KB in the same folder is refused.
     let again = build_quiet(&kb, &enc, &resumed, &options).unwrap();
     assert_eq!(again.embedded, 0);
-    let other = small_medic(20);
+    let other = small_dictionary(20);
     assert!(build_quiet(&other, &enc, &resumed, &options).is_err());
 }
 
 #[test]
 fn search_ranks_concepts_by_their_best_name() {
-    let kb = small_medic(300);
+    let kb = small_dictionary(300);
     let enc = encoder();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");
@@ -161,7 +162,7 @@ fn search_ranks_concepts_by_their_best_name() {
 
 #[test]
 fn hnsw_graph_finds_what_exact_search_finds() {
-    let kb = small_medic(300);
+    let kb = small_dictionary(300);
     let enc = encoder();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");

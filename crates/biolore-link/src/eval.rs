@@ -9,12 +9,11 @@
 
 use serde::Serialize;
 
-use crate::abbreviations::Abbreviations;
-use crate::composite::split_composite;
 use crate::error::Result;
 use crate::linker::{Candidate, Linker};
-use crate::pubtator::Document;
+use crate::queries::{abbreviations, prepare_annotation, QueryOptions};
 use biolore_kb::normalize_id;
+use biolore_text::Document;
 
 /// One gold mention, ready to query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,19 +60,16 @@ pub fn gold_units(ids: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Turns annotated documents into queries under the protocol.
-pub fn prepare(docs: &[Document], expand_abbreviations: bool) -> (Vec<Query>, CorpusStats) {
+/// Turns annotated documents into queries under the protocol (query preparation is
+/// [`crate::queries`]'s, the same as `link`'s).
+pub fn prepare(docs: &[Document], options: QueryOptions) -> (Vec<Query>, CorpusStats) {
     let mut stats = CorpusStats {
         documents: docs.len(),
         ..CorpusStats::default()
     };
     let mut queries = Vec::new();
     for doc in docs {
-        let abbreviations = if expand_abbreviations {
-            Abbreviations::find(&doc.text())
-        } else {
-            Abbreviations::default()
-        };
+        let abbreviations = abbreviations(&doc.text(), options);
         for a in &doc.annotations {
             stats.annotations += 1;
             let gold = gold_units(&a.ids);
@@ -81,31 +77,22 @@ pub fn prepare(docs: &[Document], expand_abbreviations: bool) -> (Vec<Query>, Co
                 stats.without_id += 1;
                 continue;
             }
-            let expanded = abbreviations.expand(&a.mention);
-            if expanded != a.mention {
+            let prepared = prepare_annotation(a, &abbreviations);
+            if prepared.was_expanded() {
                 stats.abbreviations_expanded += 1;
             }
-            let composite = a.ids.contains('|');
-            let parts = if composite {
+            if prepared.composite {
                 stats.composites += 1;
-                let parts = if a.parts.len() > 1 {
-                    a.parts.iter().map(|p| abbreviations.expand(p)).collect()
-                } else {
-                    split_composite(&expanded)
-                };
-                if parts.len() > 1 {
+                if prepared.parts.len() > 1 {
                     stats.composites_split += 1;
                 }
-                parts
-            } else {
-                vec![expanded]
-            };
+            }
             queries.push(Query {
-                pmid: doc.pmid.clone(),
-                mention: a.mention.clone(),
-                parts,
+                pmid: doc.id.clone(),
+                mention: prepared.mention,
+                parts: prepared.parts,
                 gold,
-                composite,
+                composite: prepared.composite,
             });
         }
     }
@@ -161,12 +148,8 @@ pub struct EvalReport {
 }
 
 /// Evaluates `linker` on the documents' gold mentions.
-pub fn evaluate(
-    linker: &Linker,
-    docs: &[Document],
-    expand_abbreviations: bool,
-) -> Result<EvalReport> {
-    let (queries, stats) = prepare(docs, expand_abbreviations);
+pub fn evaluate(linker: &Linker, docs: &[Document], options: QueryOptions) -> Result<EvalReport> {
+    let (queries, stats) = prepare(docs, options);
     let texts: Vec<&str> = queries
         .iter()
         .flat_map(|q| q.parts.iter().map(String::as_str))
@@ -196,7 +179,7 @@ pub fn evaluate(
         acc5: frac(hit5),
         n,
         stats,
-        abbreviation_expansion: expand_abbreviations,
+        abbreviation_expansion: options.expand_abbreviations,
         added_names: 0,
         errors,
     })
@@ -205,7 +188,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pubtator::parse;
+    use biolore_text::pubtator::parse;
     use std::path::Path;
 
     fn cand(ids: &[&str]) -> Candidate {
@@ -262,14 +245,19 @@ mod tests {
                     1\t51\t53\tWD\tSpecificDisease\tD006527\n\
                     1\t51\t53\tWD\tSpecificDisease\t-1\n";
         let docs = parse(Path::new("t"), text).unwrap();
-        let (queries, stats) = prepare(&docs, true);
+        let (queries, stats) = prepare(&docs, QueryOptions::default());
         assert_eq!(queries.len(), 3);
         assert_eq!(stats.without_id, 1);
         assert_eq!((stats.composites, stats.composites_split), (1, 1));
         assert_eq!(queries[0].parts, vec!["Breast cancer", "ovarian cancer"]);
         assert_eq!(queries[2].parts, vec!["Wilson disease"]);
         assert_eq!(stats.abbreviations_expanded, 1);
-        let (queries, _) = prepare(&docs, false);
+        let (queries, _) = prepare(
+            &docs,
+            QueryOptions {
+                expand_abbreviations: false,
+            },
+        );
         assert_eq!(queries[2].parts, vec!["WD"]);
     }
 }

@@ -1,10 +1,13 @@
 //! Linking mentions to concepts: embed each mention, rank concepts by their best name.
 
+use std::sync::Arc;
+
 use biolore_encoder::{BatchLimits, Encoder};
 use biolore_index::Index;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::queries::PreparedMention;
 
 /// One ranked concept for a mention.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,17 +25,27 @@ pub struct Candidate {
     pub all_ids: Vec<String>,
 }
 
-/// A linker: an encoder and the index built with the same model.
-pub struct Linker<'a> {
-    encoder: &'a Encoder,
-    index: &'a Index,
+/// A linker: it owns an encoder and the index built with the same model.
+#[derive(Clone)]
+pub struct Linker {
+    encoder: Arc<Encoder>,
+    index: Arc<Index>,
     limits: BatchLimits,
     approximate: bool,
 }
 
-impl<'a> Linker<'a> {
+impl std::fmt::Debug for Linker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker")
+            .field("index", &self.index.dir())
+            .field("approximate", &self.approximate)
+            .finish()
+    }
+}
+
+impl Linker {
     /// A linker over `index`, embedding mentions with `encoder` (the index's model).
-    pub fn new(encoder: &'a Encoder, index: &'a Index, limits: BatchLimits) -> Self {
+    pub fn new(encoder: Arc<Encoder>, index: Arc<Index>, limits: BatchLimits) -> Self {
         Self {
             encoder,
             index,
@@ -49,7 +62,39 @@ impl<'a> Linker<'a> {
 
     /// The index.
     pub fn index(&self) -> &Index {
-        self.index
+        &self.index
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &Arc<Encoder> {
+        &self.encoder
+    }
+
+    /// Whether searches go through the HNSW graph.
+    pub fn is_approximate(&self) -> bool {
+        self.approximate
+    }
+
+    /// The `k` best concepts for query vectors already embedded with the index's model.
+    pub fn rank(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Candidate>> {
+        rank(&self.index, queries, k, self.approximate)
+    }
+
+    /// The `k` best concepts for each part of each prepared mention: `out[m][p]`.
+    pub fn link_prepared(
+        &self,
+        prepared: &[PreparedMention],
+        k: usize,
+    ) -> Result<Vec<Vec<Vec<Candidate>>>> {
+        let texts: Vec<&str> = prepared
+            .iter()
+            .flat_map(|q| q.parts.iter().map(String::as_str))
+            .collect();
+        let mut ranked = self.link(&texts, k)?.into_iter();
+        Ok(prepared
+            .iter()
+            .map(|q| ranked.by_ref().take(q.parts.len()).collect())
+            .collect())
     }
 
     /// The `k` best concepts for each mention, best first.
@@ -65,7 +110,7 @@ impl<'a> Linker<'a> {
             .encoder
             .embed_with_progress(mentions, self.limits, |_| {})?;
         let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
-        Ok(rank(self.index, &queries, k, self.approximate))
+        Ok(rank(&self.index, &queries, k, self.approximate))
     }
 }
 
@@ -101,4 +146,20 @@ pub fn rank(
                 .collect()
         })
         .collect()
+}
+
+/// One list from a composite's per-part lists: the parts' candidates interleaved by rank
+/// (part 1's best, part 2's best, …), each concept once, at most `k` per part.
+pub fn merge_parts(parts: &[Vec<Candidate>], k: usize) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for rank in 0..k {
+        for cands in parts {
+            if let Some(c) = cands.get(rank) {
+                if !out.iter().any(|o| o.id == c.id) {
+                    out.push(c.clone());
+                }
+            }
+        }
+    }
+    out
 }

@@ -3,13 +3,12 @@
 //! The request path reads from the modules: [`router`] (routes, API key, metrics, limits) →
 //! [`routes`] (one file per interface) → [`state`] (check, admit, tokenize) → [`queue`] (the
 //! dynamic batcher and its inference thread) → the encoder. [`server`] binds and shuts down
-//! gracefully; [`loadtest`] is the matching load generator.
+//! gracefully (the matching load generator is the CLI's `biolore loadtest`).
 
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod limits;
-pub mod loadtest;
 pub mod metrics;
 pub mod queue;
 pub mod router;

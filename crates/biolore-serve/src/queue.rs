@@ -16,7 +16,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use biolore_encoder::batching::plan_batches;
 use biolore_encoder::{BatchLimits, Encoder};
 use tokio::sync::oneshot;
 
@@ -276,39 +275,9 @@ fn encode_all(
         max_texts: per_batch,
         max_tokens: MAX_TOKENS_PER_MODEL_BATCH,
     };
-    let Some(pool) = pool else {
-        return Ok(encoder
-            .embed_tokens(texts, limits, &mut |_| {})?
-            .into_flat());
-    };
-    let lengths: Vec<usize> = texts.iter().map(Vec::len).collect();
-    let batches = plan_batches(&lengths, limits);
-    let next = AtomicUsize::new(0);
-    let outputs: Vec<(usize, biolore_encoder::Result<Vec<f32>>)> = pool
-        .broadcast(|_| {
-            let mut done = Vec::new();
-            loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                let Some(batch) = batches.get(b) else {
-                    break done;
-                };
-                let seqs: Vec<&[u32]> = batch.iter().map(|&i| texts[i].as_slice()).collect();
-                done.push((b, encoder.embed_batch(&seqs)));
-            }
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-    let dim = encoder.dim();
-    let mut flat = vec![0f32; texts.len() * dim];
-    for (b, output) in outputs {
-        let output = output?;
-        let batch = &batches[b];
-        for (row, &i) in batch.iter().enumerate() {
-            flat[i * dim..(i + 1) * dim].copy_from_slice(&output[row * dim..(row + 1) * dim]);
-        }
-    }
-    Ok(flat)
+    Ok(encoder
+        .embed_tokens_on(texts, limits, pool, &mut |_| {})?
+        .into_flat())
 }
 
 /// Encodes the texts of `jobs` as one batch and answers each job with its rows.

@@ -46,8 +46,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// The index for `/link`, if one is served.
-    pub index: Option<ServedIndex>,
+    /// The linker for `/link` (the served model and index), if an index is served.
+    pub linker: Option<biolore_link::Linker>,
     /// The API key clients must send, if any.
     pub api_key: Option<String>,
 }
@@ -98,14 +98,21 @@ impl AppState {
             metrics.clone(),
         )?;
         Ok(Self {
-            encoder,
+            encoder: encoder.clone(),
             model_id,
             batcher,
             admission: Admission::new(limits.max_queue),
             in_flight: Admission::new(limits.max_in_flight()),
             limits,
             metrics,
-            index,
+            linker: index.map(|served| {
+                biolore_link::Linker::new(
+                    encoder.clone(),
+                    Arc::new(served.index),
+                    biolore_encoder::BatchLimits::default(),
+                )
+                .approximate(served.approximate)
+            }),
             api_key: api_key.filter(|k| !k.is_empty()),
         })
     }

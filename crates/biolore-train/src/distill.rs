@@ -168,29 +168,29 @@ impl Objective for Distill<'_> {
 /// plain-text file (one sentence per line); sentences of fewer than 4 words are left out.
 pub fn read_sentences(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let body = match pubtator_text(line) {
-            Some(t) => t,
-            None if line.split('\t').count() > 3 => continue, // a PubTator annotation line
-            None => line.trim(),
-        };
-        for s in biolore_encoder::text::split_sentences(body) {
-            if s.split_whitespace().count() >= 4 {
-                out.push(s.to_string());
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn pubtator_text(line: &str) -> Option<&str> {
-    let mut parts = line.splitn(3, '|');
-    let id = parts.next()?;
-    let kind = parts.next()?;
-    let text = parts.next()?;
-    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && (kind == "t" || kind == "a"))
-        .then_some(text.trim())
+    let is_pubtator = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| l.split_once('|'))
+        .is_some_and(|(id, rest)| {
+            !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_digit())
+                && (rest.starts_with("t|") || rest.starts_with("a|"))
+        });
+    let bodies: Vec<String> = if is_pubtator {
+        biolore_text::pubtator::parse(path, &text)?
+            .into_iter()
+            .flat_map(|d| d.passages.into_iter().map(|p| p.text))
+            .collect()
+    } else {
+        text.lines().map(|l| l.trim().to_string()).collect()
+    };
+    Ok(bodies
+        .iter()
+        .flat_map(|b| biolore_text::split_sentences(b))
+        .filter(|s| s.split_whitespace().count() >= 4)
+        .map(String::from)
+        .collect())
 }
 
 #[cfg(test)]

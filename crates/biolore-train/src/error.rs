@@ -27,6 +27,9 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// A document file is malformed.
+    #[error(transparent)]
+    Text(#[from] biolore_text::TextError),
     /// A data file has a bad line.
     #[error("{path}:{line}: {message}")]
     Data {

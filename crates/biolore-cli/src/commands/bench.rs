@@ -169,21 +169,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// Linking benchmark: mentions one at a time (latency) and all at once (throughput).
 fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
-    use biolore_link::{pubtator, Linker};
+    use biolore_link::Linker;
+    use std::sync::Arc;
     super::set_threads(args.model.threads)?;
     let index = biolore_index::Index::open(index_dir)?;
     let folder = std::path::PathBuf::from(&index.manifest().model_path);
     let encoder = biolore_encoder::Encoder::load(&folder, &args.model.device.device()?)?;
-    let docs = pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
+    let docs =
+        biolore_text::pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
     let mentions: Vec<String> = docs
         .iter()
-        .flat_map(|d| d.annotations.iter().map(|a| a.mention.clone()))
+        .flat_map(|d| d.annotations.iter().map(|a| a.span.text.clone()))
         .take(args.limit)
         .collect();
     if mentions.is_empty() {
         bail!("no mentions in {}", args.data.display());
     }
-    let linker = Linker::new(&encoder, &index, args.model.limits());
+    let linker = Linker::new(Arc::new(encoder), Arc::new(index), args.model.limits());
+    let (encoder, index) = (linker.encoder().clone(), linker.index());
     linker.link(&mentions[..1], 5)?; // warm-up
     let mut latencies: Vec<f64> = Vec::with_capacity(mentions.len());
     for m in mentions.iter().take(300) {
@@ -210,7 +213,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         let approx = index.nearest_names_approx(&queries, 10).unwrap_or_default();
         let search_ms = start.elapsed().as_secs_f64() * 1e3 / queries.len() as f64;
         let recall_at_10 = biolore_index::recall(&exact, &approx);
-        let linker = linker_approx(&encoder, &index, args);
+        let linker = linker.clone().approximate(true);
         let mut lat: Vec<f64> = Vec::new();
         for m in mentions.iter().take(300) {
             let start = Instant::now();
@@ -270,12 +273,4 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn linker_approx<'a>(
-    encoder: &'a biolore_encoder::Encoder,
-    index: &'a biolore_index::Index,
-    args: &BenchArgs,
-) -> biolore_link::Linker<'a> {
-    biolore_link::Linker::new(encoder, index, args.model.limits()).approximate(true)
 }

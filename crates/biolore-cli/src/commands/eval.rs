@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use biolore_link::{evaluate, pubtator, Linker};
+use biolore_link::evaluate;
 use clap::{Args, Subcommand};
 
 use super::link::IndexArgs;
@@ -50,7 +50,7 @@ fn relatedness(args: RelatednessArgs) -> Result<()> {
 /// Arguments of `biolore eval link`.
 #[derive(Args, Debug)]
 pub struct EvalLinkArgs {
-    /// Annotated corpus (PubTator).
+    /// Annotated corpus: PubTator, or BioC JSON (`.json`) or biolore JSONL (`.jsonl`).
     #[arg(long)]
     pub corpus: PathBuf,
     /// Print one JSON object.
@@ -74,11 +74,9 @@ pub fn run(command: EvalCommand) -> Result<()> {
         .index
         .clone()
         .context("eval link needs --index (build one with `biolore index build`)")?;
-    let docs = pubtator::read(&args.corpus)?;
+    let docs = biolore_text::read(&args.corpus, biolore_text::Format::from_path(&args.corpus))?;
     let opened = args.index.open()?;
-    let linker =
-        Linker::new(&opened.encoder, &opened.index, opened.limits).approximate(opened.approximate);
-    let mut report = evaluate(&linker, &docs, !args.index.no_abbreviations)
+    let mut report = evaluate(&opened.linker, &docs, args.index.queries())
         .with_context(|| format!("evaluating on {}", args.corpus.display()))?;
     report.added_names = opened.added;
     {
@@ -108,8 +106,8 @@ pub fn run(command: EvalCommand) -> Result<()> {
         println!(
             "index    {} ({} names, model {})",
             index_dir.display(),
-            opened.index.names().len(),
-            opened.index.manifest().model
+            opened.linker.index().names().len(),
+            opened.linker.index().manifest().model
         );
         println!("acc@1    {:.4}", report.acc1);
         println!("acc@5    {:.4}", report.acc5);

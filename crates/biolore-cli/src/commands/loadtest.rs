@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::load_generator::{run_level, warm_up, LevelReport, LoadOptions, Route};
 use anyhow::{Context, Result};
-use biolore_serve::loadtest::{run_level, warm_up, LevelReport, LoadOptions, Route};
 use biolore_serve::Server;
 use clap::{Args, ValueEnum};
 
@@ -89,10 +89,10 @@ fn texts(args: &LoadtestArgs) -> Result<Vec<String>> {
 }
 
 fn mentions(corpus: &Path) -> Result<Vec<String>> {
-    let docs = biolore_link::pubtator::read(corpus)?;
+    let docs = biolore_text::pubtator::read(corpus)?;
     Ok(docs
         .iter()
-        .flat_map(|d| d.annotations.iter().map(|a| a.mention.clone()))
+        .flat_map(|d| d.annotations.iter().map(|a| a.span.text.clone()))
         .collect())
 }
 
@@ -176,7 +176,7 @@ pub fn run(args: LoadtestArgs) -> Result<()> {
     };
     let reports = match &args.url {
         Some(url) => {
-            options.url = biolore_serve::loadtest::loopback_url(url)?;
+            options.url = crate::load_generator::loopback_url(url)?;
             measure(&options)?
         }
         None => {

@@ -177,7 +177,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             out,
             "biolore serve: listening on http://{addr} (model {}{})",
             state.model_id,
-            if state.index.is_some() {
+            if state.linker.is_some() {
                 ", with /link"
             } else {
                 ""

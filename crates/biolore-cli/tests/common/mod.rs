@@ -10,9 +10,15 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A file under `../shared/data`.
-pub fn shared(p: &str) -> PathBuf {
-    repo_root().join("../shared/data").join(p)
+/// A committed test input under `fixtures/`.
+pub fn fixture(p: &str) -> PathBuf {
+    repo_root().join("fixtures").join(p)
+}
+
+/// The disease dictionary generated from NCBI-disease's training mentions (BioSyn format; see
+/// fixtures/README.md): the tests' stand-in for MEDIC, which may not be redistributed.
+pub fn disease_dictionary() -> PathBuf {
+    fixture("ncbi-disease/disease-dictionary.txt")
 }
 
 /// Runs the binary in the repository root with `./models` as the models folder.

@@ -85,6 +85,12 @@ pub fn load(paths: &[&Path], policy: Policy) -> Result<Loaded> {
                         .map_err(|e| malformed(reader.buffer_position(), e.to_string()))?;
                     text.push_str(&s);
                 }
+                Event::CData(t) => {
+                    let s = t
+                        .decode()
+                        .map_err(|e| malformed(reader.buffer_position(), e.to_string()))?;
+                    text.push_str(&s);
+                }
                 Event::GeneralRef(r) => {
                     if let Ok(Some(c)) = r.resolve_char_ref() {
                         text.push(c);
@@ -222,5 +228,28 @@ mod tests {
         );
         std::fs::write(&p, "<a><b></a>").unwrap();
         assert!(load(&[&p], Policy::Skip).is_err());
+    }
+
+    #[test]
+    fn reads_cdata_sections_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("icd.xml");
+        std::fs::write(
+            &p,
+            "<ICD10CM.tabular><chapter><name>4</name><desc>Endocrine</desc><section id=\"E08-E13\">\
+             <desc>Diabetes <![CDATA[mellitus & <co>]]></desc><diag><name><![CDATA[E11]]></name>\
+             <desc><![CDATA[Type 2 diabetes mellitus]]></desc></diag></section></chapter>\
+             </ICD10CM.tabular>",
+        )
+        .unwrap();
+        let loaded = load(&[&p], Policy::Fail).unwrap();
+        assert_eq!(loaded.kb.len(), 3);
+        assert_eq!(
+            loaded.kb.get("ICD10CM:E08-E13").unwrap().name,
+            "Diabetes mellitus & <co>"
+        );
+        let c = loaded.kb.get("ICD10CM:E11").unwrap();
+        assert_eq!(c.name, "Type 2 diabetes mellitus");
+        assert_eq!(c.parents().collect::<Vec<_>>(), vec!["ICD10CM:E08-E13"]);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use biolore_link::{rank, Abbreviations};
+use biolore_link::{prepare_mention, QueryOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -72,8 +72,9 @@ pub struct LinkResponse {
     pub results: Vec<LinkResult>,
 }
 
-/// (mention, context) pairs of the `mentions` field.
-fn mentions_from(
+/// The `(mention, context)` pairs of a `/link` body's `mentions` field (`shared` is the
+/// body's `context`, used by mentions without their own).
+pub fn mentions_from(
     value: Value,
     shared: Option<&str>,
 ) -> Result<Vec<(String, Option<String>)>, ApiError> {
@@ -145,12 +146,12 @@ pub async fn link(
     State(state): State<Arc<AppState>>,
     JsonBody(req): JsonBody<LinkRequest>,
 ) -> Result<Json<LinkResponse>, ApiError> {
-    if state.index.is_none() {
+    let Some(linker) = state.linker.clone() else {
         return Err(ApiError::invalid(
             "no_index",
             "this server has no concept index: start it with `biolore serve --index DIR`",
         ));
-    }
+    };
     if req.top_k == 0 || req.top_k > state.limits.max_top_k {
         return Err(ApiError::invalid(
             "invalid_top_k",
@@ -163,31 +164,25 @@ pub async fn link(
     let mentions = mentions_from(req.mentions, req.context.as_deref())?;
     let names: Vec<&str> = mentions.iter().map(|(m, _)| m.as_str()).collect();
     state.limits.check_texts("mentions", &names)?;
+    let options = QueryOptions {
+        expand_abbreviations: req.abbreviations,
+    };
     let mut queries = Vec::with_capacity(mentions.len());
     for (i, (mention, context)) in mentions.iter().enumerate() {
-        let query = match context {
-            Some(c) if req.abbreviations => {
-                state
-                    .limits
-                    .check_length(&format!("mentions[{i}].context"), c)?;
-                Abbreviations::find(c).expand(mention)
-            }
-            _ => mention.clone(),
-        };
-        queries.push(query);
+        if let (Some(c), true) = (context, req.abbreviations) {
+            state
+                .limits
+                .check_length(&format!("mentions[{i}].context"), c)?;
+        }
+        queries.push(prepare_mention(mention, context.as_deref(), false, options).expanded);
     }
     let encoded = state.encode("mentions", queries.clone(), true).await?;
     let k = req.top_k;
-    let ranker = state.clone();
     let ranked = tokio::task::spawn_blocking(move || {
         let rows: Vec<Vec<f32>> = (0..encoded.len())
             .map(|i| encoded.row(i).to_vec())
             .collect();
-        ranker
-            .index
-            .as_ref()
-            .map(|served| rank(&served.index, &rows, k, served.approximate))
-            .unwrap_or_default()
+        linker.rank(&rows, k)
     })
     .await
     .map_err(|_| ApiError::internal("index search failed"))?;

@@ -34,16 +34,16 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
 pub async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
     let spec = state.encoder.spec();
     let limits = &state.limits;
-    let index = state.index.as_ref().map(|served| {
-        let m = served.index.manifest();
+    let index = state.linker.as_ref().map(|linker| {
+        let m = linker.index().manifest();
         json!({
-            "path": served.index.dir().display().to_string(),
+            "path": linker.index().dir().display().to_string(),
             "model": m.model,
             "kb_source": m.kb_source,
             "concepts": m.concepts,
-            "names": served.index.names().len(),
+            "names": linker.index().names().len(),
             "dim": m.dim,
-            "approximate": served.approximate && served.index.has_graph(),
+            "approximate": linker.is_approximate() && linker.index().has_graph(),
         })
     });
     Json(json!({
