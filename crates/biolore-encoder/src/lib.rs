@@ -19,3 +19,4 @@ pub use error::{EncoderError, Result};
 pub use folder::ModelSpec;
 pub use pooling::Pooling;
 pub use resolve::{resolve_model, DEFAULT_MODEL};
+pub use tokens::{TextTokenizer, Token};

@@ -6,6 +6,22 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::error::{EncoderError, Result};
 
+/// One token of a text and the characters it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Token id.
+    pub id: u32,
+    /// The token as the vocabulary writes it (`##ing`, `▁Wilson`, `[CLS]`).
+    pub text: String,
+    /// First character of the text it covers (counting Unicode scalar values, as
+    /// `biolore_text` documents do).
+    pub start: usize,
+    /// One past its last character (`start == end` for special tokens).
+    pub end: usize,
+    /// Whether the tokenizer added it (`[CLS]`, `</s>`, …) rather than read it from the text.
+    pub special: bool,
+}
+
 /// The model's tokenizer, set up as sentence-transformers uses it.
 #[derive(Clone)]
 pub struct TextTokenizer {
@@ -87,6 +103,32 @@ impl TextTokenizer {
                 message: e.to_string(),
             })?;
         Ok((enc.get_ids().to_vec(), !enc.get_overflowing().is_empty()))
+    }
+
+    /// The tokens of one text with their character spans, special tokens included (cut at
+    /// [`Self::max_len`] as [`Self::encode`] is: the ids are the same).
+    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<Token>> {
+        let enc =
+            self.inner
+                .encode_char_offsets(text, true)
+                .map_err(|e| EncoderError::Tokenizer {
+                    context: "encoding a text".into(),
+                    message: e.to_string(),
+                })?;
+        Ok(enc
+            .get_ids()
+            .iter()
+            .zip(enc.get_tokens())
+            .zip(enc.get_offsets())
+            .zip(enc.get_special_tokens_mask())
+            .map(|(((&id, token), &(start, end)), &special)| Token {
+                id,
+                text: token.clone(),
+                start,
+                end,
+                special: special == 1,
+            })
+            .collect())
     }
 
     /// Token ids of many texts, in parallel, in input order.

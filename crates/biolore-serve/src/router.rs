@@ -61,13 +61,38 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
 
 /// Middleware: 429 before reading a body when twice `--max-queue` requests are in progress, so
 /// bodies waiting for admission cannot grow without bound; `GET` routes (health, info,
-/// metrics) always pass, so monitoring works under overload.
+/// metrics) always pass, so monitoring works under overload. A refused body is read and
+/// discarded (up to the body limit, for at most two seconds, never stored) before the answer:
+/// closing on a client that is still sending would reset its connection, and it would never
+/// see the 429 and its `Retry-After`.
 async fn limit_in_flight(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if req.method() == Method::GET {
         return next.run(req).await;
     }
     match state.in_flight.admit() {
         Ok(_permit) => next.run(req).await,
-        Err(busy) => busy.into_response(),
+        Err(busy) => {
+            let limit = state.limits.max_body_bytes;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                discard_body(req.into_body(), limit),
+            )
+            .await;
+            busy.into_response()
+        }
+    }
+}
+
+/// Reads and drops a body's bytes, stopping after `limit` bytes or at the first error.
+async fn discard_body(mut body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            seen += data.len();
+            if seen > limit {
+                break;
+            }
+        }
     }
 }
