@@ -11,6 +11,7 @@ pub mod document;
 pub mod error;
 pub mod jsonl;
 pub mod pubtator;
+pub mod records;
 pub mod sentences;
 
 pub use document::{Annotation, Document, Node, Passage, Relation, Span};

@@ -140,6 +140,19 @@ proptest! {
     }
 
     #[test]
+    fn text_and_jsonl_records_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let source = Path::new("input.txt");
+        for result in [
+            biolore_text::records::parse_plain(source, &bytes),
+            biolore_text::records::parse_jsonl(source, &bytes, "mention"),
+        ] {
+            if let Err(e) = result {
+                assert!(e.to_string().starts_with("input.txt:"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn mutated_real_documents_never_panic(mutations in prop::collection::vec(mutation(), 1..6), f in 0usize..3) {
         let (format, bytes) = real_inputs().swap_remove(f);
         check(format, mutate(bytes, &mutations));

@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use biolore_encoder::{BatchLimits, Encoder};
+use biolore_link::inputs::mention_record;
 use biolore_link::{
-    merge_parts, open_linker, prepare_document, prepare_mention, Candidate, LinkerOptions,
-    OpenedLinker, PreparedMention, QueryOptions,
+    merge_parts, open_linker, read_mentions, Candidate, LinkerOptions, MentionFormat,
+    MentionRecord, OpenedLinker, PreparedMention, QueryOptions,
 };
 use clap::{Args, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::input::{parse_jsonl, parse_plain, read_source};
+use crate::input::read_source;
 
 /// Options shared by the commands that search an index.
 #[derive(Args, Debug, Clone)]
@@ -141,78 +142,28 @@ fn candidates_json(cands: &[Candidate]) -> Value {
     )
 }
 
-/// One output record: its fields without candidates, and the prepared mention.
-struct Record {
-    fields: Value,
-    prepared: PreparedMention,
-}
-
-/// Reads the mentions of `biolore link` (arguments or `--input` in `--format`) and prepares
-/// them through the linking pipeline.
-fn records(args: &LinkArgs, queries: QueryOptions) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
+/// Reads the mentions of `biolore link` (arguments or `--input` in `--format`), prepared by the
+/// linking library.
+fn records(args: &LinkArgs, queries: QueryOptions) -> Result<Vec<MentionRecord>> {
     if !args.mentions.is_empty() {
         anyhow::ensure!(
             args.input.is_none(),
             "give mentions as arguments or with --input, not both"
         );
-        for m in &args.mentions {
-            records.push(Record {
-                fields: json!({"mention": m}),
-                prepared: prepare_mention(m, None, false, queries),
-            });
-        }
-        return Ok(records);
+        return Ok(args
+            .mentions
+            .iter()
+            .map(|m| mention_record(m, None, false, Map::new(), queries))
+            .collect());
     }
     let (source, bytes) = read_source(args.input.as_deref())?;
-    match args.format {
-        LinkFormat::Text => {
-            for t in parse_plain(&source, &bytes)? {
-                if !t.text.trim().is_empty() {
-                    records.push(Record {
-                        fields: json!({"mention": t.text}),
-                        prepared: prepare_mention(&t.text, None, false, queries),
-                    });
-                }
-            }
-        }
-        LinkFormat::Jsonl => {
-            for t in parse_jsonl(&source, &bytes, "mention")? {
-                let mut fields = t.record.unwrap_or_default();
-                let context = fields.remove("context");
-                let composite =
-                    fields.get("type").and_then(Value::as_str) == Some("CompositeMention");
-                let prepared = prepare_mention(
-                    &t.text,
-                    context.as_ref().and_then(Value::as_str),
-                    composite,
-                    queries,
-                );
-                records.push(Record {
-                    fields: Value::Object(fields),
-                    prepared,
-                });
-            }
-        }
-        LinkFormat::Pubtator | LinkFormat::Bioc => {
-            let format = if args.format == LinkFormat::Pubtator {
-                biolore_text::Format::Pubtator
-            } else {
-                biolore_text::Format::BiocJson
-            };
-            let path = Path::new(&source);
-            let text = biolore_text::error::decode(path, bytes)?;
-            for doc in biolore_text::parse(path, &text, format)? {
-                for (a, prepared) in doc.annotations.iter().zip(prepare_document(&doc, queries)) {
-                    records.push(Record {
-                        fields: json!({"pmid": doc.id, "start": a.span.start, "end": a.span.end, "mention": a.span.text, "type": a.span.kind}),
-                        prepared,
-                    });
-                }
-            }
-        }
-    }
-    Ok(records)
+    let format = match args.format {
+        LinkFormat::Text => MentionFormat::Text,
+        LinkFormat::Jsonl => MentionFormat::Jsonl,
+        LinkFormat::Pubtator => MentionFormat::Pubtator,
+        LinkFormat::Bioc => MentionFormat::Bioc,
+    };
+    Ok(read_mentions(Path::new(&source), bytes, format, queries)?)
 }
 
 /// Runs `biolore link`.
@@ -228,10 +179,8 @@ pub fn run(args: LinkArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (record, parts) in records.into_iter().zip(results) {
-        let Record {
-            mut fields,
-            prepared,
-        } = record;
+        let MentionRecord { fields, prepared } = record;
+        let mut fields = Value::Object(fields);
         let query = prepared.parts.join(" | ");
         let cands = if parts.len() == 1 {
             parts[0].clone()
