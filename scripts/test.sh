@@ -9,8 +9,8 @@
 #                            request body): no setup; the same release build as the full suite,
 #                            so after one build it takes a minute or two.
 #
-# Extra arguments go to `cargo test`. Benchmarks and full evaluations that read ../shared are
-# not part of either (see README › Benchmarks and Evaluation).
+# Extra arguments go to `cargo test`. Benchmarks and full evaluations that read the evaluation
+# data folder (beside the checkout, or a path given) are not part of either (see README › Benchmarks and Evaluation).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

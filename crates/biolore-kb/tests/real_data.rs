@@ -4,9 +4,10 @@
 //! Disease Ontology excerpt), a CTD-format TSV generated here (CTD's own data may not be
 //! redistributed), and HPO and ICD-10-CM from `scripts/setup.sh` (`data/terminologies/`).
 //!
-//! Ignored unless asked for: MEDIC (both releases) and the full Disease Ontology, read from
-//! `../shared/data` beside the checkout:
-//! `cargo test -p biolore-kb --test real_data -- --ignored`.
+//! Ignored unless asked for: MEDIC (both releases) and the full Disease Ontology, read from the
+//! evaluation data folder named by `BIOLORE_EVAL_DATA` (the project keeps it beside the
+//! checkout; a fresh clone does not have it):
+//! `BIOLORE_EVAL_DATA=DIR cargo test -p biolore-kb --test real_data -- --ignored`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,13 +20,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn shared(p: &str) -> PathBuf {
-    let path = root().join("../shared/data").join(p);
-    assert!(
-        path.is_file(),
-        "{} is missing (../shared beside the checkout)",
-        path.display()
-    );
+/// A file of the evaluation data folder (`BIOLORE_EVAL_DATA`); missing data fails the test.
+fn eval_data(p: &str) -> PathBuf {
+    let dir = std::env::var_os("BIOLORE_EVAL_DATA")
+        .map(PathBuf::from)
+        .expect("set BIOLORE_EVAL_DATA to the evaluation data folder (MEDIC, CTD, DOID)");
+    let path = dir.join(p);
+    assert!(path.is_file(), "{} is missing", path.display());
     path
 }
 
@@ -289,9 +290,9 @@ fn stored_fixture_kb_round_trips() {
 }
 
 #[test]
-#[ignore = "reads ../shared: cargo test -p biolore-kb --test real_data -- --ignored"]
+#[ignore = "reads full vocabularies: BIOLORE_EVAL_DATA=DIR cargo test -p biolore-kb --test real_data -- --ignored"]
 fn medic_2012_biosyn_dictionary() {
-    let loaded = biosyn::load(&[&shared("medic/medic_06Jul2012.txt")], Policy::Fail).unwrap();
+    let loaded = biosyn::load(&[&eval_data("medic/medic_06Jul2012.txt")], Policy::Fail).unwrap();
     let kb = loaded.kb;
     assert_eq!(kb.len(), 11_915);
     assert_eq!(loaded.skipped, 0);
@@ -309,10 +310,10 @@ fn medic_2012_biosyn_dictionary() {
 }
 
 #[test]
-#[ignore = "reads ../shared: cargo test -p biolore-kb --test real_data -- --ignored"]
+#[ignore = "reads full vocabularies: BIOLORE_EVAL_DATA=DIR cargo test -p biolore-kb --test real_data -- --ignored"]
 fn ctd_2017_vocabulary_with_definitions_and_parents() {
     let loaded = ctd::load(
-        &[&shared("medic/CTD_diseases_2017-06.tsv.gz")],
+        &[&eval_data("medic/CTD_diseases_2017-06.tsv.gz")],
         Policy::Fail,
     )
     .unwrap();
@@ -329,9 +330,9 @@ fn ctd_2017_vocabulary_with_definitions_and_parents() {
 }
 
 #[test]
-#[ignore = "reads ../shared: cargo test -p biolore-kb --test real_data -- --ignored"]
+#[ignore = "reads full vocabularies: BIOLORE_EVAL_DATA=DIR cargo test -p biolore-kb --test real_data -- --ignored"]
 fn disease_ontology_2016() {
-    let loaded = obo::load(&[&shared("doid/doid-2016-09.obo")], Policy::Fail).unwrap();
+    let loaded = obo::load(&[&eval_data("doid/doid-2016-09.obo")], Policy::Fail).unwrap();
     assert_eq!(loaded.kb.len(), 9_344);
     let c = loaded.kb.get("DOID:0001816").unwrap();
     assert_eq!(c.name, "angiosarcoma");
@@ -359,10 +360,10 @@ fn icd10cm_april_2026() {
 }
 
 #[test]
-#[ignore = "reads ../shared: cargo test -p biolore-kb --test real_data -- --ignored"]
+#[ignore = "reads full vocabularies: BIOLORE_EVAL_DATA=DIR cargo test -p biolore-kb --test real_data -- --ignored"]
 fn stored_medic_kb_round_trips_and_loads_fast() {
     let loaded = ctd::load(
-        &[&shared("medic/CTD_diseases_2017-06.tsv.gz")],
+        &[&eval_data("medic/CTD_diseases_2017-06.tsv.gz")],
         Policy::Fail,
     )
     .unwrap();
