@@ -24,6 +24,25 @@ fn fixture(dir: &Path, docs: usize) -> (PathBuf, PathBuf) {
     (corpus, disease_dictionary())
 }
 
+/// `link --format pubtator -k 1` over `corpus`: one JSON record per annotation.
+fn link_pubtator(index: &Path, corpus: &Path) -> Vec<Value> {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &s(index),
+        "--format",
+        "pubtator",
+        "--input",
+        &s(corpus),
+        "-k",
+        "1",
+    ]));
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn import_build_link_and_evaluate() {
     let tmp = tempfile::tempdir().unwrap();
@@ -112,21 +131,7 @@ fn import_build_link_and_evaluate() {
     assert_eq!(v["candidates"][0]["id"], "MESH:D006527", "{v}");
 
     // PubTator input links every annotated mention, with abbreviations expanded.
-    let out = ok(biolore(&[
-        "link",
-        "--index",
-        &s(&index),
-        "--format",
-        "pubtator",
-        "--input",
-        &s(&corpus),
-        "-k",
-        "1",
-    ]));
-    let linked: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let linked = link_pubtator(&index, &corpus);
     assert!(linked.len() as u64 >= n);
     assert!(
         linked.iter().any(|l| l.get("query").is_some()),
@@ -158,21 +163,7 @@ fn link_and_eval_agree_on_the_same_documents() {
         .trim(),
     )
     .unwrap();
-    let out = ok(biolore(&[
-        "link",
-        "--index",
-        &s(&index),
-        "--format",
-        "pubtator",
-        "--input",
-        &s(&corpus),
-        "-k",
-        "1",
-    ]));
-    let linked: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let linked = link_pubtator(&index, &corpus);
     let docs = biolore_text::pubtator::read(&corpus).unwrap();
     let annotations: Vec<&biolore_text::Annotation> =
         docs.iter().flat_map(|d| d.annotations.iter()).collect();
