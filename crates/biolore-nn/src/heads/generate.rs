@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::chat_template::{ChatMessage, ChatTemplate};
+use crate::blocks::DecoderCache;
 use crate::error::{ModelError, Result};
 use crate::gguf::{GgufFile, GgufWeights};
 use crate::models::{Decoder, DecoderCheckpoint};
@@ -199,13 +200,18 @@ impl LanguageModel {
 
     /// The prompt text for `messages` in the model's chat format, the assistant's turn opened.
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String> {
+        self.chat_text(messages, true)
+    }
+
+    /// `messages` in the model's chat format; `open_turn` opens the assistant's turn after them.
+    pub fn chat_text(&self, messages: &[ChatMessage], open_turn: bool) -> Result<String> {
         let template = self.template.as_ref().ok_or_else(|| ModelError::Unsupported {
             path: self.source.clone(),
             message: "the model has no chat template (not an instruction model?); give a plain prompt"
                 .into(),
         })?;
         template
-            .render(messages, true)
+            .render(messages, open_turn)
             .map_err(|message| ModelError::InvalidConfig {
                 path: self.source.clone(),
                 message,
@@ -225,6 +231,31 @@ impl LanguageModel {
         &self,
         prompt: &[u32],
         max_new_tokens: usize,
+        on_token: impl FnMut(u32),
+    ) -> Result<Generation> {
+        let mut cache = self.decoder.new_cache();
+        self.generate_after(&mut cache, prompt, max_new_tokens, on_token)
+    }
+
+    /// A KV cache holding `prefix` (a prompt's shared beginning, such as few-shot examples), for
+    /// [`Self::generate_after`] to continue from without computing it again.
+    pub fn prefill(&self, prefix: &[u32]) -> Result<DecoderCache> {
+        let mut cache = self.decoder.new_cache();
+        if !prefix.is_empty() {
+            self.check_room(prefix.len(), 0)?;
+            let input = Tensor::from_slice(prefix, (1, prefix.len()), &self.device)?;
+            self.decoder.forward(&input, 0, Some(&mut cache))?;
+        }
+        Ok(cache)
+    }
+
+    /// Greedy decoding after what `cache` holds followed by `prompt`; the cache is restored to
+    /// its length on entry before returning (so one prefilled cache serves many prompts).
+    pub fn generate_after(
+        &self,
+        cache: &mut DecoderCache,
+        prompt: &[u32],
+        max_new_tokens: usize,
         mut on_token: impl FnMut(u32),
     ) -> Result<Generation> {
         if prompt.is_empty() {
@@ -232,17 +263,33 @@ impl LanguageModel {
                 "the prompt has no tokens".into(),
             ));
         }
+        let kept = cache.len();
+        self.check_room(kept + prompt.len(), max_new_tokens)?;
+        let result = self.decode_greedy(cache, prompt, max_new_tokens, &mut on_token);
+        cache.truncate(kept)?;
+        result
+    }
+
+    fn check_room(&self, prompt_len: usize, max_new_tokens: usize) -> Result<()> {
         let limit = self.decoder.config().max_position_embeddings;
-        if prompt.len() + max_new_tokens > limit {
+        if prompt_len + max_new_tokens > limit {
             return Err(ModelError::InvalidArgument(format!(
-                "{} prompt tokens + {max_new_tokens} new ones exceed the model's {limit} positions",
-                prompt.len()
+                "{prompt_len} prompt tokens + {max_new_tokens} new ones exceed the model's {limit} positions"
             )));
         }
-        let mut cache = self.decoder.new_cache();
+        Ok(())
+    }
+
+    fn decode_greedy(
+        &self,
+        cache: &mut DecoderCache,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Result<Generation> {
         let start = Instant::now();
         let input = Tensor::from_slice(prompt, (1, prompt.len()), &self.device)?;
-        let hidden = self.decoder.forward(&input, 0, Some(&mut cache))?;
+        let hidden = self.decoder.forward(&input, cache.len(), Some(cache))?;
         let mut next = self.argmax_last(&hidden)?;
         let prefill_secs = start.elapsed().as_secs_f64();
         let start = Instant::now();
@@ -259,9 +306,7 @@ impl LanguageModel {
                 break;
             }
             let input = Tensor::from_slice(&[next], (1, 1), &self.device)?;
-            let hidden = self
-                .decoder
-                .forward(&input, cache.len(), Some(&mut cache))?;
+            let hidden = self.decoder.forward(&input, cache.len(), Some(cache))?;
             next = self.argmax_last(&hidden)?;
         }
         Ok(Generation {
