@@ -12,7 +12,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
-use crate::routes::{link, openai, service, tei};
+use crate::routes::{extract, link, openai, service, tei};
 use crate::state::AppState;
 
 /// The application: every route with its middleware, over `state`.
@@ -22,6 +22,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/embed", post(tei::embed))
         .route("/similarity", post(tei::similarity))
         .route("/link", post(link::link))
+        .route("/extract", post(extract::extract))
         .route("/health", get(service::health))
         .route("/info", get(service::info))
         .route("/metrics", get(service::metrics))

@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The linker for `/link` (the served model and index), if an index is served.
     pub linker: Option<biolore_link::Linker>,
+    /// The adverse-drug-event extractor for `/extract`, if one is served.
+    pub extractor: Option<Arc<biolore_extract::Extractor>>,
     /// The API key clients must send, if any.
     pub api_key: Option<String>,
 }
@@ -113,6 +115,7 @@ impl AppState {
                 )
                 .approximate(served.approximate)
             }),
+            extractor: None,
             api_key: api_key.filter(|k| !k.is_empty()),
         })
     }

@@ -1,5 +1,6 @@
-//! The HTTP routes, one file per interface: OpenAI, TEI, linking, and the service routes.
+//! The HTTP routes, one file per interface: OpenAI, TEI, linking, extraction, and the service routes.
 
+pub mod extract;
 pub mod link;
 pub mod openai;
 pub mod service;
