@@ -40,6 +40,10 @@ enum Command {
     Index(commands::index::IndexCommand),
     /// Link mentions to concepts of an index.
     Link(commands::link::LinkArgs),
+    /// Ask a teacher language model for the (drug, adverse effect) relations of sentences.
+    Label(Box<commands::label::LabelArgs>),
+    /// Extract (drug, adverse effect) relations with a trained extractor.
+    Extract(commands::extract::ExtractArgs),
     /// Evaluate against annotated corpora and rated concept pairs.
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
@@ -84,6 +88,8 @@ fn main() -> ExitCode {
         Command::Kb(c) => commands::kb::run(c),
         Command::Index(c) => commands::index::run(c),
         Command::Link(args) => commands::link::run(args),
+        Command::Label(args) => commands::label::run(*args),
+        Command::Extract(args) => commands::extract::run(args),
         Command::Eval(c) => commands::eval::run(c),
         Command::Train(c) => commands::train::run(*c),
         Command::Average(args) => commands::train::average(args),

@@ -3,109 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{biolore, disease_dictionary, floats, index_dictionary, ok, repo_root};
+use common::server::{get, post, serve, Answer};
+use common::{biolore, disease_dictionary, floats, index_dictionary, ok};
 use serde_json::{json, Value};
-
-/// A running server; killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `biolore serve --port 0 ARGS` with MiniLM and waits for its address.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_biolore"));
-    cmd.args(["serve", "--model", "all-MiniLM-L6-v2", "--port", "0"])
-        .args(args)
-        .current_dir(repo_root())
-        .env("BIOLORE_MODELS", repo_root().join("models"))
-        .env_remove("BIOLORE_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("biolore serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Served {
-        child,
-        url: format!("http://{addr}"),
-    }
-}
-
-/// An HTTP answer: status, headers of interest, JSON (or text) body.
-struct Answer {
-    status: u16,
-    retry_after: Option<String>,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// Asserts an error in OpenAI's shape with this status and code; returns the message.
-    fn error(&self, status: u16, code: &str) -> String {
-        assert_eq!(self.status, status, "{}", self.body);
-        let v = self.json();
-        assert_eq!(v["error"]["code"], code, "{}", self.body);
-        assert!(v["error"]["type"].is_string(), "{}", self.body);
-        v["error"]["message"].as_str().expect("message").to_string()
-    }
-}
-
-fn answer(result: Result<ureq::Response, ureq::Error>) -> Answer {
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport error: {e}"),
-    };
-    Answer {
-        status: response.status(),
-        retry_after: response.header("Retry-After").map(String::from),
-        body: response.into_string().expect("body"),
-    }
-}
-
-fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> Answer {
-    let mut req = ureq::post(&format!("{url}{path}")).set("Content-Type", "application/json");
-    if let Some(key) = key {
-        req = req.set("Authorization", &format!("Bearer {key}"));
-    }
-    answer(req.send_string(body))
-}
-
-fn get(url: &str, path: &str, key: Option<&str>) -> Answer {
-    let mut req = ureq::get(&format!("{url}{path}"));
-    if let Some(key) = key {
-        req = req.set("Authorization", &format!("Bearer {key}"));
-    }
-    answer(req.call())
-}
 
 fn assert_close(a: &[f32], b: &[f32]) {
     assert_eq!(a.len(), b.len());
@@ -291,6 +196,8 @@ fn bad_requests_get_openai_shaped_errors() {
     );
     let url = server.url.as_str();
     let m = post(url, "/embed", "{\"inputs\": [\"a\"", None).error(400, "invalid_json");
+    let e = post(url, "/extract", "{\"texts\": \"a\"}", None).error(400, "no_extractor");
+    assert!(e.contains("--extractor"), "{e}");
     assert!(m.contains("not valid JSON"), "{m}");
     let m =
         post(url, "/v1/embeddings", "{\"input\": {\"a\": 1}}", None).error(400, "invalid_field");

@@ -17,6 +17,8 @@ pub enum EvalCommand {
     Link(EvalLinkArgs),
     /// Concept relatedness: Spearman correlation of cosine similarity with human ratings (EHR-Rel).
     Relatedness(RelatednessArgs),
+    /// Adverse-drug-event extraction: precision, recall, F1 of a student or of a teacher's labels.
+    Extract(super::eval_extract::EvalExtractArgs),
 }
 
 /// Arguments of `biolore eval relatedness`.
@@ -68,6 +70,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
     let args = match command {
         EvalCommand::Link(args) => args,
         EvalCommand::Relatedness(args) => return relatedness(args),
+        EvalCommand::Extract(args) => return super::eval_extract::run(args),
     };
     let index_dir = args
         .index

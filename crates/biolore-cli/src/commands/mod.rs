@@ -3,9 +3,12 @@
 pub mod bench;
 pub mod embed;
 pub mod eval;
+pub mod eval_extract;
+pub mod extract;
 pub mod generate;
 pub mod index;
 pub mod kb;
+pub mod label;
 pub mod link;
 pub mod loadtest;
 pub mod serve;

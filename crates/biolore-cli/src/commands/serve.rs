@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Search the index's HNSW graph instead of exactly.
     #[arg(long)]
     pub approximate: bool,
+    /// Trained extractor for `/extract` (from `biolore train extractor`).
+    #[arg(long)]
+    pub extractor: Option<PathBuf>,
     /// Address to listen on (loopback unless told otherwise).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -137,13 +140,14 @@ pub fn state(args: &ServeArgs) -> Result<Arc<AppState>> {
         index,
         approximate: args.approximate,
     });
-    Ok(Arc::new(AppState::new(
-        encoder,
-        model_id,
-        limits,
-        index,
-        args.api_key.clone(),
-    )?))
+    let device = args.device.device()?;
+    let mut state = AppState::new(encoder, model_id, limits, index, args.api_key.clone())?;
+    if let Some(dir) = &args.extractor {
+        let extractor = biolore_extract::Extractor::load(dir, &device)
+            .with_context(|| format!("loading the extractor {}", dir.display()))?;
+        state.extractor = Some(Arc::new(extractor));
+    }
+    Ok(Arc::new(state))
 }
 
 /// A multi-threaded async runtime for the HTTP side (the model runs on its own thread).
@@ -177,10 +181,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
             out,
             "biolore serve: listening on http://{addr} (model {}{})",
             state.model_id,
-            if state.linker.is_some() {
-                ", with /link"
-            } else {
-                ""
+            match (state.linker.is_some(), state.extractor.is_some()) {
+                (true, true) => ", with /link and /extract",
+                (true, false) => ", with /link",
+                (false, true) => ", with /extract",
+                (false, false) => "",
             }
         )?;
         out.flush()?;

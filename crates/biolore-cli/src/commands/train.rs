@@ -33,6 +33,30 @@ pub enum TrainCommand {
     Distill(DistillArgs),
     /// Fine-tune a decoder (GGUF or Hugging Face folder) on prompt/completion pairs (JSONL).
     Lm(LmArgs),
+    /// Train an adverse-drug-event extractor (encoder + pair tagger) on a labels file or a gold corpus.
+    Extractor(ExtractorArgs),
+}
+
+/// Arguments of `biolore train extractor`.
+#[derive(Args, Debug)]
+pub struct ExtractorArgs {
+    /// Training sentences: a labels file from `biolore label` (distillation), or an ADE corpus
+    /// folder / JSONL with gold relations (supervised).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Encoder to start from (a sentence-transformers folder or name), or a trained extractor.
+    #[arg(long, short = 'm', default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    /// Output folder (the student; checkpoints under checkpoints/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Passes over the data when --steps is not given.
+    #[arg(long, default_value_t = 4.0)]
+    pub epochs: f64,
+    #[command(flatten)]
+    pub select: super::label::SelectionArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Arguments of `biolore train lm`.
@@ -180,9 +204,14 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The settings: defaults, then the file, then the flags.
     pub fn config(&self) -> Result<TrainConfig> {
+        self.config_over(TrainConfig::default())
+    }
+
+    /// The settings: `defaults` (a command's own), then the file, then the flags.
+    pub fn config_over(&self, defaults: TrainConfig) -> Result<TrainConfig> {
         let mut c = match &self.config {
             Some(p) => TrainConfig::from_file(p)?,
-            None => TrainConfig::default(),
+            None => defaults,
         };
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
@@ -293,6 +322,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
         TrainCommand::Contrastive(args) => contrastive(args),
         TrainCommand::Distill(args) => distill(args),
         TrainCommand::Lm(args) => language_model(args),
+        TrainCommand::Extractor(args) => extractor(args),
     }
 }
 
@@ -314,6 +344,53 @@ fn language_model(args: LmArgs) -> Result<()> {
         params.count()
     );
     run_phase(&model, &mut objective, &config, &args.out, "examples")?;
+    Ok(())
+}
+
+fn extractor(args: ExtractorArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let sentences: Vec<biolore_extract::AdeSentence> =
+        biolore_extract::inputs::read_sentences(&args.data, &args.select.selection())
+            .with_context(|| format!("reading {}", args.data.display()))?
+            .into_iter()
+            .map(|(s, _)| s)
+            .filter(|s| s.failed.is_none())
+            .collect();
+    anyhow::ensure!(
+        !sentences.is_empty(),
+        "no usable sentences in {} (all failed or empty)",
+        args.data.display()
+    );
+    let defaults = TrainConfig {
+        batch_size: 16,
+        micro_batch: 8,
+        lr: 5e-5,
+        max_length: 128,
+        checkpoint_every: 50,
+        ..TrainConfig::default()
+    };
+    let mut config = args.train.config_over(defaults)?;
+    if args.train.steps.is_none() {
+        config.steps = ((args.epochs * sentences.len() as f64) / config.batch_size.max(1) as f64)
+            .ceil()
+            .max(1.0) as usize;
+    }
+    let base = model_folder(&args.model)?;
+    let device = args.train.device.device()?;
+    let model = biolore_extract::TrainableExtractor::load(&base, config.seed, &device)
+        .with_context(|| format!("loading {}", base.display()))?;
+    let mut objective = biolore_extract::training::Tagging::new(&model, &sentences, &config)?;
+    let relations: usize = sentences.iter().map(|s| s.relations.len()).sum();
+    eprintln!(
+        "extractor: {} sentences ({} with relations, {relations} relations) from {}; {} steps of {}; {} parameters",
+        objective.len(),
+        sentences.iter().filter(|s| !s.relations.is_empty()).count(),
+        args.data.display(),
+        config.steps,
+        config.batch_size,
+        model.parameters().count()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "sentences")?;
     Ok(())
 }
 
@@ -355,7 +432,8 @@ fn model_folder(name: &str) -> Result<PathBuf> {
     resolve_model(name).with_context(|| format!("finding model '{name}'"))
 }
 
-fn stop_flag() -> Arc<AtomicBool> {
+/// A flag set by Ctrl-C (a second Ctrl-C quits at once).
+pub fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {
