@@ -15,7 +15,7 @@
 #                `teacher: {…}` and `student: {…}` (the `eval extract --json` objects)
 # Sizes (environment): TRAIN_SENTENCES (200), DEV_POSITIVES (60), DEV_NEGATIVES (20),
 #   TEST_POSITIVES / TEST_NEGATIVES (as dev; "all" for every sentence), TEACHER (the GGUF),
-#   STUDENT_BASE (all-MiniLM-L6-v2), EPOCHS (8), TEACHER_FLAGS (extra `label` flags, such as
+#   STUDENT_BASE (all-MiniLM-L6-v2), EPOCHS (20), LR (2e-4), TEACHER_FLAGS (extra `label` flags, such as
 #   `--teacher openai --base-url URL`, with TEACHER naming the endpoint's model), DEVICE (cpu).
 # The full recipe is the same script at full size on a bigger machine, e.g.
 #   TRAIN_SENTENCES=100000 DEV_POSITIVES=all DEV_NEGATIVES=all STUDENT_BASE=all-mpnet-base-v2 \
@@ -41,7 +41,8 @@ test_pos="${TEST_POSITIVES:-$dev_pos}"
 test_neg="${TEST_NEGATIVES:-$dev_neg}"
 teacher="${TEACHER:-Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf}"
 base="${STUDENT_BASE:-all-MiniLM-L6-v2}"
-epochs="${EPOCHS:-8}"
+epochs="${EPOCHS:-20}"
+lr="${LR:-2e-4}"
 teacher_flags="${TEACHER_FLAGS:-}"
 device="${DEVICE:-cpu}"
 bin="${BIOLORE_BIN:-$root/target/release/biolore}"
@@ -65,10 +66,10 @@ sample() { # positives negatives → selection flags
 "$bin" label --input "$data/train" --limit "$train_n" --teacher-model "$teacher" $teacher_flags \
   --cache "$cache" --out "$work/teacher-train.jsonl" >&2
 # 2. The student learns from the teacher's labels only.
-"$bin" train extractor --data "$work/teacher-train.jsonl" --model "$base" --epochs "$epochs" \
+"$bin" train extractor --data "$work/teacher-train.jsonl" --model "$base" --epochs "$epochs" --lr "$lr" \
   --device "$device" --out "$work/student" >&2
 # 3. The supervised upper bound: the same sentences with their gold labels.
-"$bin" train extractor --data "$data/train" --limit "$train_n" --model "$base" --epochs "$epochs" \
+"$bin" train extractor --data "$data/train" --limit "$train_n" --model "$base" --epochs "$epochs" --lr "$lr" \
   --device "$device" --out "$work/supervised" >&2
 # 4. Dev: the teacher labels a sample; everything is scored on it.
 dev_sel=$(sample "$dev_pos" "$dev_neg")

@@ -364,7 +364,7 @@ fn extractor(args: ExtractorArgs) -> Result<()> {
     let defaults = TrainConfig {
         batch_size: 16,
         micro_batch: 8,
-        lr: 5e-5,
+        lr: 2e-4,
         max_length: 128,
         checkpoint_every: 50,
         ..TrainConfig::default()
