@@ -90,6 +90,10 @@ fn every_route_answers_in_its_interface_shape() {
     for (i, v) in cli.iter().enumerate() {
         assert_close(&floats(&many[i]), v);
     }
+    // TEI's root route embeds too (huggingface_hub's feature_extraction posts there).
+    let root = post(url, "/", &json!({"inputs": TEXTS[0]}).to_string(), None);
+    assert_eq!(root.status, 200, "{}", root.body);
+    assert_close(&floats(&root.json()[0]), &cli[0]);
 
     // OpenAI /v1/embeddings: float and base64, in order, with usage.
     let body = json!({"input": TEXTS, "model": "text-embedding-3-small"}).to_string();

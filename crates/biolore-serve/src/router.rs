@@ -18,6 +18,9 @@ use crate::state::AppState;
 /// The application: every route with its middleware, over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        // TEI answers `POST /` with its model's task (embed, for an embedding model);
+        // huggingface_hub's InferenceClient posts there.
+        .route("/", post(tei::embed))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/embed", post(tei::embed))
         .route("/similarity", post(tei::similarity))

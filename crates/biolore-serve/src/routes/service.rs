@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// The routes, for messages.
 pub const ROUTES: &str =
-    "POST /v1/embeddings, POST /embed, POST /similarity, POST /link, GET /health, GET /info, GET /metrics";
+    "POST /v1/embeddings, POST /embed (and POST /), POST /similarity, POST /link, POST /extract, GET /health, GET /info, GET /metrics";
 
 /// Answers `GET /health`: 200 while the inference thread runs, 503 otherwise.
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
