@@ -139,6 +139,62 @@ impl Sink {
     }
 }
 
+/// Text output (JSONL or a listing) to stdout, or to a file written as `FILE.partial` and
+/// renamed when finished, so a failed run leaves any earlier file as it was.
+pub struct TextOut {
+    out: Box<dyn Write>,
+    paths: Option<(PathBuf, PathBuf)>,
+}
+
+impl TextOut {
+    /// Opens stdout (`None` or `-`) or a file.
+    pub fn open(path: Option<&Path>) -> Result<Self> {
+        match path {
+            Some(p) if p != Path::new("-") => {
+                let tmp = partial_path(p);
+                let file = File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                Ok(Self {
+                    out: Box::new(BufWriter::new(file)),
+                    paths: Some((tmp, p.to_path_buf())),
+                })
+            }
+            _ => Ok(Self {
+                out: Box::new(BufWriter::new(std::io::stdout().lock())),
+                paths: None,
+            }),
+        }
+    }
+
+    /// Flushes and moves a finished file into place.
+    pub fn finish(mut self) -> Result<()> {
+        self.out.flush()?;
+        if let Some((tmp, dest)) = self.paths.take() {
+            std::fs::rename(&tmp, &dest)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), dest.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for TextOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for TextOut {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = self.paths.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

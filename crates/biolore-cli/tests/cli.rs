@@ -378,3 +378,165 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes a Parquet file with an `id` column and a `text` column (nulls where `None`).
+fn write_parquet(path: &Path, texts: &[Option<&str>]) {
+    use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            std::sync::Arc::new(Int64Array::from_iter_values(0..texts.len() as i64))
+                as std::sync::Arc<dyn Array>,
+        ),
+        (
+            "text",
+            std::sync::Arc::new(StringArray::from(texts.to_vec())) as std::sync::Arc<dyn Array>,
+        ),
+    ])
+    .unwrap();
+    let mut sink = biolore_columnar::ParquetSink::create(path, batch.schema()).unwrap();
+    sink.write(&batch).unwrap();
+    sink.finish().unwrap();
+}
+
+/// Every row of a Parquet file: (id, embedding or None).
+fn read_embeddings(path: &Path) -> Vec<(i64, Option<Vec<f32>>)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int64Type};
+    use arrow_array::Array;
+    let mut rows = Vec::new();
+    for batch in biolore_columnar::ParquetBatches::open(path, 1000).unwrap() {
+        let batch = batch.unwrap();
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            ["id", "text", "embedding"],
+            "input columns kept, embedding added"
+        );
+        let ids = batch.column(0).as_primitive::<Int64Type>();
+        let list = batch.column(2).as_list::<i32>();
+        for i in 0..batch.num_rows() {
+            let v = list.is_valid(i).then(|| {
+                list.value(i)
+                    .as_primitive::<Float32Type>()
+                    .values()
+                    .to_vec()
+            });
+            rows.push((ids.value(i), v));
+        }
+    }
+    rows
+}
+
+#[test]
+fn parquet_in_parquet_out_keeps_columns_and_matches_jsonl() {
+    let m = model("all-MiniLM-L6-v2");
+    let m = m.to_str().unwrap();
+    let reference = reference("all-MiniLM-L6-v2");
+    // More rows than one reading chunk holds, so batches stream.
+    let texts: Vec<&str> = (0..5000)
+        .map(|i| reference[i % reference.len()].0.as_str())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("names.parquet");
+    write_parquet(&input, &texts.iter().map(|t| Some(*t)).collect::<Vec<_>>());
+    let output = dir.path().join("vectors.parquet");
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--input",
+            input.to_str().unwrap(),
+            "--field",
+            "text",
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = read_embeddings(&output);
+    assert_eq!(rows.len(), texts.len());
+    for (i, (id, v)) in rows.iter().enumerate() {
+        assert_eq!(*id, i as i64, "rows keep their order");
+        let (_, want) = &reference[i % reference.len()];
+        let v = v.as_ref().expect("a vector");
+        assert!(
+            cosine(v, want) >= 0.99999 && max_abs_diff(v, want) <= 2e-4,
+            "row {i}"
+        );
+    }
+
+    // A null text: an error naming the row (the earlier output stays), or a null embedding.
+    let nulls = dir.path().join("nulls.parquet");
+    write_parquet(&nulls, &[Some("fever"), None, Some("cough")]);
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--input",
+            nulls.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("row 1"), "{}", stderr(&out));
+    assert_eq!(
+        read_embeddings(&output).len(),
+        texts.len(),
+        "the earlier output is kept"
+    );
+    assert!(!dir.path().join("vectors.parquet.partial").exists());
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--input",
+            nulls.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--null-text",
+            "skip",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 of 3 rows had a null text"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = read_embeddings(&output);
+    assert!(rows[0].1.is_some() && rows[1].1.is_none() && rows[2].1.is_some());
+
+    // A missing column is named with the columns there are.
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--input",
+            nulls.to_str().unwrap(),
+            "--field",
+            "body",
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        stderr(&out).contains("no column \"body\"") && stderr(&out).contains("id, text"),
+        "{}",
+        stderr(&out)
+    );
+}

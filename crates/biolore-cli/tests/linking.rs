@@ -293,3 +293,136 @@ fn kb_merge_combines_files_and_names_a_bad_input() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("a.txt"));
     assert!(!tmp.path().join("bad.kb").exists());
 }
+
+#[test]
+fn parquet_mentions_link_as_jsonl_does_with_their_columns_kept() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, dict) = fixture(tmp.path(), 1);
+    let index = index_dictionary(&dict, tmp.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let mentions = [
+        Some("Wilson disease"),
+        Some("WD"),
+        None,
+        Some("breast cancer"),
+    ];
+    let contexts = [None, Some("Wilson disease (WD) is rare."), None, None];
+    let batch = RecordBatch::try_from_iter([
+        (
+            "note",
+            Arc::new(StringArray::from(vec!["n1", "n2", "n3", "n4"])) as Arc<dyn Array>,
+        ),
+        (
+            "mention",
+            Arc::new(StringArray::from(mentions.to_vec())) as Arc<dyn Array>,
+        ),
+        (
+            "context",
+            Arc::new(StringArray::from(contexts.to_vec())) as Arc<dyn Array>,
+        ),
+    ])
+    .unwrap();
+    let input = tmp.path().join("mentions.parquet");
+    let mut sink = biolore_columnar::ParquetSink::create(&input, batch.schema()).unwrap();
+    sink.write(&batch).unwrap();
+    sink.finish().unwrap();
+
+    let output = tmp.path().join("linked.parquet");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "link".to_string(),
+            "--index".into(),
+            s(&index),
+            "--top-k".into(),
+            "3".into(),
+            "--input".into(),
+            s(&input),
+            "--output".into(),
+            s(&output),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    // A null mention stops the run with its row; `--null-text skip` gives null candidates.
+    let failed = biolore(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("row 2"));
+    assert!(!output.exists() && !tmp.path().join("linked.parquet.partial").exists());
+    ok(biolore(
+        &args(&["--null-text", "skip"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+
+    // The same mentions through JSONL.
+    let jsonl = tmp.path().join("mentions.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"mention\": \"Wilson disease\"}\n{\"mention\": \"WD\", \"context\": \"Wilson disease (WD) is rare.\"}\n{\"mention\": \"breast cancer\"}\n",
+    )
+    .unwrap();
+    let want: Vec<Value> = ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--top-k",
+        "3",
+        "--format",
+        "jsonl",
+        "--input",
+        &s(&jsonl),
+    ]))
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+
+    let batches: Vec<RecordBatch> = biolore_columnar::ParquetBatches::open(&output, 100)
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let b = &batches[0];
+    let names: Vec<String> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["note", "mention", "context", "candidates"]);
+    assert_eq!(b.column(0).as_string::<i32>().value(3), "n4");
+    let list = b.column(3).as_list::<i32>();
+    assert!(list.is_null(2));
+    for (row, want) in [(0usize, &want[0]), (1, &want[1]), (3, &want[2])] {
+        let cands = list.value(row);
+        let cands = cands.as_struct();
+        let ids = cands.column(0).as_string::<i32>();
+        let scores = cands
+            .column(3)
+            .as_primitive::<arrow_array::types::Float32Type>();
+        let want = want["candidates"].as_array().unwrap();
+        assert_eq!(ids.len(), want.len());
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(ids.value(i), w["id"].as_str().unwrap(), "row {row}");
+            assert!((f64::from(scores.value(i)) - w["score"].as_f64().unwrap()).abs() < 1e-5);
+        }
+    }
+    assert_eq!(
+        ids_first(&list.value(1)),
+        "MESH:D006527",
+        "WD expanded from its context"
+    );
+}
+
+fn ids_first(cands: &arrow_array::ArrayRef) -> String {
+    use arrow_array::cast::AsArray;
+    cands
+        .as_struct()
+        .column(0)
+        .as_string::<i32>()
+        .value(0)
+        .to_string()
+}

@@ -1,9 +1,10 @@
-//! `biolore embed`: texts in, vectors out (JSONL or .npy), in input order.
+//! `biolore embed`: texts in, vectors out (JSONL, .npy or Parquet), in input order.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
-use clap::Args;
+use anyhow::{bail, Context, Result};
+use biolore_columnar::{is_parquet, NullText};
+use clap::{Args, ValueEnum};
 
 use super::ModelArgs;
 use crate::input::{parse_jsonl, parse_plain, read_source, InputText};
@@ -24,18 +25,49 @@ pub struct EmbedArgs {
     /// Input lines are JSON objects; the text is in --field.
     #[arg(long)]
     pub jsonl: bool,
-    /// JSONL field holding the text.
+    /// JSONL field (or Parquet column) holding the text.
     #[arg(long, default_value = "text")]
     pub field: String,
-    /// Write here instead of stdout; a name ending in .npy writes a float32 matrix.
+    /// Write here instead of stdout; a name ending in .npy writes a float32 matrix. A Parquet
+    /// input (`.parquet`) is written as Parquet: its columns and `embedding` (list<float32>).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Parquet input: a null text is an error naming its row, or (`skip`) a null embedding.
+    #[arg(long, value_enum, default_value_t = NullTextArg::Error)]
+    pub null_text: NullTextArg,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
+/// What a null text in a Parquet input becomes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NullTextArg {
+    /// Stop with an error naming the row.
+    Error,
+    /// Write a null embedding and count it.
+    Skip,
+}
+
+impl From<NullTextArg> for NullText {
+    fn from(a: NullTextArg) -> Self {
+        match a {
+            NullTextArg::Error => NullText::Error,
+            NullTextArg::Skip => NullText::Skip,
+        }
+    }
+}
+
+/// The column Parquet outputs hold the vectors in.
+pub const EMBEDDING_COLUMN: &str = "embedding";
+
 /// Runs `biolore embed`.
 pub fn run(args: EmbedArgs) -> Result<()> {
+    if let Some(input) = args.input.as_deref().filter(|p| is_parquet(p)) {
+        return embed_parquet(&args, input);
+    }
+    if args.output.as_deref().is_some_and(is_parquet) {
+        bail!("Parquet output needs a Parquet input (--input FILE.parquet); write JSONL or .npy from text or JSONL");
+    }
     let inputs: Vec<InputText> = if !args.texts.is_empty() {
         if args.input.is_some() {
             bail!("give texts as arguments or with --input, not both");
@@ -72,4 +104,73 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     sink.finish()
+}
+
+/// `embed` over a Parquet file: row group by row group, every input column kept and
+/// `embedding` appended, written to `OUTPUT.partial` and renamed when complete.
+fn embed_parquet(args: &EmbedArgs, input: &Path) -> Result<()> {
+    if !args.texts.is_empty() {
+        bail!("give texts as arguments or with --input, not both");
+    }
+    let output = match args.output.as_deref() {
+        Some(o) if is_parquet(o) => o,
+        _ => bail!(
+            "a Parquet input is written as Parquet: give --output FILE.parquet (for {})",
+            input.display()
+        ),
+    };
+    let batches = biolore_columnar::ParquetBatches::open(input, CHUNK)?;
+    let in_schema = batches.schema();
+    if in_schema.field_with_name(&args.field).is_err() {
+        let names: Vec<&str> = in_schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        bail!(
+            "{}: no column {:?} (--field); the columns are: {}",
+            input.display(),
+            args.field,
+            names.join(", ")
+        );
+    }
+    let schema = biolore_columnar::schema_with_embeddings(&in_schema, EMBEDDING_COLUMN)
+        .with_context(|| format!("{}", input.display()))?;
+    let encoder = args.model.load()?;
+    let limits = args.model.limits();
+    let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
+    let bar = progress::bar(batches.rows() as usize, "texts", 256);
+    let (mut first, mut nulls) = (0u64, 0u64);
+    for batch in batches {
+        let batch = batch?;
+        let texts =
+            biolore_columnar::text_column(&batch, &args.field, first, args.null_text.into())
+                .with_context(|| format!("{}", input.display()))?;
+        let present: Vec<&str> = texts.iter().flatten().copied().collect();
+        let vectors = if present.is_empty() {
+            None
+        } else {
+            Some(encoder.embed_with_progress(&present, limits, |n| bar.inc(n as u64))?)
+        };
+        let mut rows = vectors.iter().flat_map(|v| v.rows());
+        let column: Vec<Option<&[f32]>> =
+            texts.iter().map(|t| t.and_then(|_| rows.next())).collect();
+        let missing = column.iter().filter(|v| v.is_none()).count() as u64;
+        bar.inc(missing);
+        nulls += missing;
+        sink.write(&biolore_columnar::with_embeddings(
+            &batch,
+            EMBEDDING_COLUMN,
+            &column,
+            encoder.dim(),
+        )?)?;
+        first += batch.num_rows() as u64;
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    if nulls > 0 {
+        eprintln!("embed: {nulls} of {rows} rows had a null text; their embedding is null");
+    }
+    tracing::info!(rows, nulls, output = %output.display(), "wrote Parquet");
+    Ok(())
 }

@@ -1,19 +1,27 @@
-//! `biolore link`: mentions (or PubTator documents) → ranked concepts, as JSONL.
+//! `biolore link`: mentions (or PubTator documents, or a Parquet column) → ranked concepts, as
+//! JSONL (or Parquet).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use biolore_columnar::{is_parquet, CandidateCell, NullText};
 use biolore_encoder::{BatchLimits, Encoder};
 use biolore_link::inputs::mention_record;
 use biolore_link::{
-    merge_parts, open_linker, read_mentions, Candidate, LinkerOptions, MentionFormat,
-    MentionRecord, OpenedLinker, PreparedMention, QueryOptions,
+    merge_parts, open_linker, prepare_mention, read_mentions, Candidate, LinkerOptions,
+    MentionFormat, MentionRecord, OpenedLinker, PreparedMention, QueryOptions,
 };
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use crate::input::read_source;
+
+/// Mentions per Parquet batch.
+const PARQUET_CHUNK: usize = 4096;
+
+/// The column Parquet outputs hold the ranked concepts in.
+pub const CANDIDATES_COLUMN: &str = "candidates";
 
 /// Options shared by the commands that search an index.
 #[derive(Args, Debug, Clone)]
@@ -129,6 +137,20 @@ pub struct LinkArgs {
     /// Print a readable list instead of JSONL.
     #[arg(long)]
     pub pretty: bool,
+    /// Write here instead of stdout (written to FILE.partial, renamed when complete). A Parquet
+    /// input (`.parquet`) is written as Parquet: its columns and `candidates`.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Parquet input: the column holding the mention.
+    #[arg(long, default_value = "mention")]
+    pub field: String,
+    /// Parquet input: the column holding each mention's context (abbreviations are expanded
+    /// from it); used when the column exists.
+    #[arg(long, default_value = "context")]
+    pub context_field: String,
+    /// Parquet input: a null mention is an error naming its row, or (`skip`) null candidates.
+    #[arg(long, value_enum, default_value_t = super::embed::NullTextArg::Error)]
+    pub null_text: super::embed::NullTextArg,
     #[command(flatten)]
     pub index: IndexArgs,
 }
@@ -168,6 +190,12 @@ fn records(args: &LinkArgs, queries: QueryOptions) -> Result<Vec<MentionRecord>>
 
 /// Runs `biolore link`.
 pub fn run(args: LinkArgs) -> Result<()> {
+    if let Some(input) = args.input.as_deref().filter(|p| is_parquet(p)) {
+        return link_parquet(&args, input);
+    }
+    if args.output.as_deref().is_some_and(is_parquet) {
+        anyhow::bail!("Parquet output needs a Parquet input (--input FILE.parquet)");
+    }
     let records = records(&args, args.index.queries())?;
     if records.is_empty() {
         return Ok(());
@@ -176,8 +204,7 @@ pub fn run(args: LinkArgs) -> Result<()> {
     let prepared: Vec<PreparedMention> = records.iter().map(|r| r.prepared.clone()).collect();
     let k = args.top_k.max(1);
     let results = opened.linker.link_prepared(&prepared, k)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = crate::output::TextOut::open(args.output.as_deref())?;
     for (record, parts) in records.into_iter().zip(results) {
         let MentionRecord { fields, prepared } = record;
         let mut fields = Value::Object(fields);
@@ -223,6 +250,105 @@ pub fn run(args: LinkArgs) -> Result<()> {
             writeln!(out)?;
         }
     }
-    out.flush()?;
+    out.finish()
+}
+
+/// `link` over a Parquet file: batch by batch, every input column kept and `candidates`
+/// appended (rank order), written to `OUTPUT.partial` and renamed when complete.
+fn link_parquet(args: &LinkArgs, input: &Path) -> Result<()> {
+    anyhow::ensure!(
+        args.mentions.is_empty(),
+        "give mentions as arguments or with --input, not both"
+    );
+    let output = match args.output.as_deref() {
+        Some(o) if is_parquet(o) => o,
+        _ => anyhow::bail!(
+            "a Parquet input is written as Parquet: give --output FILE.parquet (for {})",
+            input.display()
+        ),
+    };
+    let batches = biolore_columnar::ParquetBatches::open(input, PARQUET_CHUNK)?;
+    let in_schema = batches.schema();
+    let columns: Vec<&str> = in_schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    anyhow::ensure!(
+        columns.contains(&args.field.as_str()),
+        "{}: no column {:?} (--field); the columns are: {}",
+        input.display(),
+        args.field,
+        columns.join(", ")
+    );
+    let context = columns
+        .contains(&args.context_field.as_str())
+        .then_some(args.context_field.as_str());
+    let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)
+        .with_context(|| format!("{}", input.display()))?;
+    let opened = args.index.open()?;
+    let queries = args.index.queries();
+    let k = args.top_k.max(1);
+    let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
+    let bar = crate::progress::bar(batches.rows() as usize, "mentions", 256);
+    let (mut first, mut nulls) = (0u64, 0u64);
+    for batch in batches {
+        let batch = batch?;
+        let mentions =
+            biolore_columnar::text_column(&batch, &args.field, first, args.null_text.into())
+                .with_context(|| format!("{}", input.display()))?;
+        let contexts = match context {
+            Some(c) => biolore_columnar::text_column(&batch, c, first, NullText::Skip)
+                .with_context(|| format!("{}", input.display()))?,
+            None => vec![None; batch.num_rows()],
+        };
+        let prepared: Vec<PreparedMention> = mentions
+            .iter()
+            .zip(&contexts)
+            .filter_map(|(m, c)| m.map(|m| prepare_mention(m, *c, false, queries)))
+            .collect();
+        let mut results = opened.linker.link_prepared(&prepared, k)?.into_iter();
+        let ranked: Vec<Option<Vec<Candidate>>> = mentions
+            .iter()
+            .map(|m| {
+                m.and_then(|_| results.next()).map(|parts| {
+                    if parts.len() == 1 {
+                        parts.into_iter().next().unwrap_or_default()
+                    } else {
+                        merge_parts(&parts, k)
+                    }
+                })
+            })
+            .collect();
+        let cells: Vec<Option<Vec<CandidateCell>>> = ranked
+            .iter()
+            .map(|r| {
+                r.as_ref().map(|cands| {
+                    cands
+                        .iter()
+                        .map(|c| CandidateCell {
+                            id: &c.id,
+                            name: &c.name,
+                            matched: &c.matched,
+                            score: c.score,
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        nulls += cells.iter().filter(|c| c.is_none()).count() as u64;
+        sink.write(&biolore_columnar::with_candidates(
+            &batch,
+            CANDIDATES_COLUMN,
+            &cells,
+        )?)?;
+        bar.inc(batch.num_rows() as u64);
+        first += batch.num_rows() as u64;
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    if nulls > 0 {
+        eprintln!("link: {nulls} of {rows} rows had a null mention; their candidates are null");
+    }
     Ok(())
 }

@@ -1,0 +1,148 @@
+//! A candidates column (`list<struct<id, name, matched: string, score: float32>>`, null where a
+//! row was not linked) appended to a batch.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, Float32Array, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Field, Fields, Schema};
+
+use crate::{ColumnarError, Result};
+
+/// One ranked concept of a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CandidateCell<'a> {
+    /// Concept id.
+    pub id: &'a str,
+    /// The concept's preferred name.
+    pub name: &'a str,
+    /// The name or synonym that matched.
+    pub matched: &'a str,
+    /// Cosine similarity.
+    pub score: f32,
+}
+
+fn struct_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("matched", DataType::Utf8, false),
+        Field::new("score", DataType::Float32, false),
+    ])
+}
+
+fn item_field() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Struct(struct_fields()), false))
+}
+
+/// `batch` with the column `name` appended: row `i` holds `rows[i]`'s candidates in rank
+/// order, or null where it is `None`.
+pub fn with_candidates(
+    batch: &RecordBatch,
+    name: &str,
+    rows: &[Option<Vec<CandidateCell<'_>>>],
+) -> Result<RecordBatch> {
+    if rows.len() != batch.num_rows() {
+        return Err(ColumnarError::Rows {
+            given: rows.len(),
+            rows: batch.num_rows(),
+        });
+    }
+    let input = batch.schema();
+    if input.field_with_name(name).is_ok() {
+        return Err(ColumnarError::ColumnExists(name.to_string()));
+    }
+    let cells: Vec<&CandidateCell> = rows.iter().flatten().flatten().collect();
+    let strings = |f: for<'c> fn(&'c CandidateCell<'_>) -> &'c str| -> Arc<dyn Array> {
+        Arc::new(StringArray::from_iter_values(cells.iter().map(|c| f(c))))
+    };
+    let items = StructArray::try_new(
+        struct_fields(),
+        vec![
+            strings(|c| c.id),
+            strings(|c| c.name),
+            strings(|c| c.matched),
+            Arc::new(Float32Array::from_iter_values(
+                cells.iter().map(|c| c.score),
+            )),
+        ],
+        None,
+    )?;
+    let lengths = rows.iter().map(|r| r.as_ref().map_or(0, Vec::len));
+    let nulls = rows
+        .iter()
+        .any(Option::is_none)
+        .then(|| NullBuffer::from_iter(rows.iter().map(Option::is_some)));
+    let list = ListArray::try_new(
+        item_field(),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(items),
+        nulls,
+    )?;
+    let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(name, list.data_type().clone(), true)));
+    let schema = Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()));
+    let mut columns: Vec<Arc<dyn Array>> = batch.columns().to_vec();
+    columns.push(Arc::new(list));
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// The schema [`with_candidates`] gives a batch of schema `input`.
+pub fn schema_with_candidates(input: &Schema, name: &str) -> Result<Arc<Schema>> {
+    if input.field_with_name(name).is_ok() {
+        return Err(ColumnarError::ColumnExists(name.to_string()));
+    }
+    let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(
+        name,
+        DataType::List(item_field()),
+        true,
+    )));
+    Ok(Arc::new(Schema::new_with_metadata(
+        fields,
+        input.metadata().clone(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+
+    use super::*;
+
+    #[test]
+    fn candidates_land_in_rank_order_with_nulls() {
+        let batch = RecordBatch::try_from_iter([(
+            "mention",
+            Arc::new(StringArray::from(vec![Some("WD"), None])) as Arc<dyn Array>,
+        )])
+        .unwrap();
+        let a = CandidateCell {
+            id: "MESH:D006527",
+            name: "Hepatolenticular Degeneration",
+            matched: "Wilson Disease",
+            score: 0.9,
+        };
+        let b = CandidateCell {
+            score: 0.5,
+            id: "MESH:D1",
+            ..a
+        };
+        let out = with_candidates(&batch, "candidates", &[Some(vec![a, b]), None]).unwrap();
+        assert_eq!(
+            out.schema().as_ref(),
+            schema_with_candidates(&batch.schema(), "candidates")
+                .unwrap()
+                .as_ref()
+        );
+        let list = out.column(1).as_list::<i32>();
+        assert!(list.is_null(1));
+        let first = list.value(0);
+        let first = first.as_struct();
+        assert_eq!(first.column(0).as_string::<i32>().value(1), "MESH:D1");
+        assert_eq!(
+            first.column(2).as_string::<i32>().value(0),
+            "Wilson Disease"
+        );
+    }
+}
