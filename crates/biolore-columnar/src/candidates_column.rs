@@ -48,10 +48,7 @@ pub fn with_candidates(
             rows: batch.num_rows(),
         });
     }
-    let input = batch.schema();
-    if input.field_with_name(name).is_ok() {
-        return Err(ColumnarError::ColumnExists(name.to_string()));
-    }
+    let schema = schema_with_candidates(&batch.schema(), name)?;
     let cells: Vec<&CandidateCell> = rows.iter().flatten().flatten().collect();
     let strings = |f: for<'c> fn(&'c CandidateCell<'_>) -> &'c str| -> Arc<dyn Array> {
         Arc::new(StringArray::from_iter_values(cells.iter().map(|c| f(c))))
@@ -79,9 +76,6 @@ pub fn with_candidates(
         Arc::new(items),
         nulls,
     )?;
-    let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(name, list.data_type().clone(), true)));
-    let schema = Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()));
     let mut columns: Vec<Arc<dyn Array>> = batch.columns().to_vec();
     columns.push(Arc::new(list));
     Ok(RecordBatch::try_new(schema, columns)?)
