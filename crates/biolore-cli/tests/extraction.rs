@@ -4,7 +4,7 @@
 mod common;
 
 use common::server::{post, serve};
-use common::{biolore, fixture, ok};
+use common::{biolore, fixture, index_dictionary, ok};
 
 fn s(p: &std::path::Path) -> String {
     p.to_str().expect("UTF-8 path").to_string()
@@ -138,6 +138,85 @@ fn train_evaluate_and_extract_over_every_format() {
     assert!(m.contains("`ids`"), "{m}");
     post(&server.url, "/extract", r#"{"texts": []}"#, None).error(400, "empty_input");
     drop(server);
+
+    // Spans linked to concepts: effects to a disease index, drugs to a drug index.
+    let kb_dir = |name: &str, lines: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let dict = d.join("dict.txt");
+        std::fs::write(&dict, lines).unwrap();
+        index_dictionary(&dict, &d)
+    };
+    let effects = kb_dir(
+        "effects",
+        "D012206||Rhabdomyolysis\nD056486||Chemical and Drug Induced Liver Injury|hepatotoxicity\nD006311||Hearing Loss|ototoxicity\nD005334||Fever\n",
+    );
+    let drugs = kb_dir(
+        "drugs",
+        "D019821||Simvastatin\nD002945||Cisplatin\nD007538||Isoniazid\n",
+    );
+    let text = dir.path().join("case.txt");
+    std::fs::write(
+        &text,
+        "A 45-year-old man developed rhabdomyolysis while taking simvastatin.\n",
+    )
+    .unwrap();
+    let out = dir.path().join("case.jsonl");
+    std::fs::write(&out, "earlier output\n").unwrap();
+    let linked = |extra: &[&str]| {
+        let (model, text, out, effects, drugs) =
+            (s(&student), s(&text), s(&out), s(&effects), s(&drugs));
+        let mut args = vec![
+            "extract",
+            "--model",
+            &model,
+            "--input",
+            &text,
+            "--out",
+            &out,
+            "--effect-index",
+            &effects,
+            "--drug-index",
+            &drugs,
+        ];
+        args.extend_from_slice(extra);
+        biolore(&args)
+    };
+    ok(linked(&[]));
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    let r = &line["relations"][0];
+    assert_eq!(r["effect"]["text"], "rhabdomyolysis", "{line}");
+    assert_eq!(r["effect_concept"]["id"], "MESH:D012206", "{line}");
+    assert_eq!(r["drug_concept"]["id"], "MESH:D019821", "{line}");
+    assert!(
+        r["effect_concept"]["score"].as_f64().unwrap() > 0.9,
+        "{line}"
+    );
+    // A threshold above every score leaves the spans unlinked.
+    ok(linked(&["--min-link-score", "1.01"]));
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    assert!(
+        line["relations"][0].get("effect_concept").is_none(),
+        "{line}"
+    );
+    // A missing index fails before anything is written; the earlier output stays whole.
+    std::fs::write(&out, "earlier output\n").unwrap();
+    let o = biolore(&[
+        "extract",
+        "--model",
+        &s(&student),
+        "--input",
+        &s(&text),
+        "--out",
+        &s(&out),
+        "--effect-index",
+        &s(&dir.path().join("nowhere")),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier output\n");
 
     // A bad JSONL line is an error naming it.
     std::fs::write(&jsonl, "{\"id\": 1}\n").unwrap();

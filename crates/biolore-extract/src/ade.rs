@@ -267,6 +267,8 @@ fn place(id: &str, text: &str, rows: &[Row]) -> (AdeSentence, Vec<(usize, String
                 drug: span_of(text, d, d + row.drug.0.chars().count(), DRUG),
                 effect: span_of(text, e, e + row.effect.0.chars().count(), EFFECT),
                 score: None,
+                drug_concept: None,
+                effect_concept: None,
             }),
             (d, _) => {
                 let (what, t) = if d.is_none() {

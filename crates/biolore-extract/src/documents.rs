@@ -5,7 +5,7 @@
 use biolore_text::{sentences::sentence_spans, Annotation, Document, Node, Relation, Span};
 
 use crate::error::Result;
-use crate::sentence::{AdeRelation, AdeSentence, DRUG, EFFECT};
+use crate::sentence::{AdeRelation, AdeSentence, LinkedConcept, DRUG, EFFECT};
 use crate::student::Extractor;
 
 /// Relation type written for an adverse drug event.
@@ -59,6 +59,8 @@ pub fn extract_documents(
                 drug: shifted(&r.drug, offset),
                 effect: shifted(&r.effect, offset),
                 score: r.score,
+                drug_concept: r.drug_concept.clone(),
+                effect_concept: r.effect_concept.clone(),
             });
         }
     }
@@ -66,26 +68,32 @@ pub fn extract_documents(
 }
 
 /// `doc` with the relations of `found` (document offsets) added as Drug and Effect annotations
-/// (ids `D1`, `E1`, …) and ADE relations between them.
+/// (ids `D1`, `E1`, …; their concept ids where the spans were linked) and ADE relations
+/// between them.
 pub fn annotate(doc: &Document, found: &AdeSentence) -> Document {
     let mut out = doc.clone();
     let mut ids: Vec<((usize, usize, &str), String)> = Vec::new();
-    let mut annotation_id = |out: &mut Document, span: &Span, kind: &'static str| -> String {
+    let mut annotation_id = |out: &mut Document,
+                             span: &Span,
+                             kind: &'static str,
+                             concept: Option<&LinkedConcept>|
+     -> String {
         let key = (span.start, span.end, kind);
         if let Some((_, id)) = ids.iter().find(|(k, _)| *k == key) {
             return id.clone();
         }
         let n = ids.iter().filter(|(k, _)| k.2 == kind).count() + 1;
         let id = format!("{}{n}", &kind[..1]);
-        let mut a = Annotation::new(span.start, span.end, &span.text, kind, "");
+        let concept = concept.map_or("", |c| c.id.as_str());
+        let mut a = Annotation::new(span.start, span.end, &span.text, kind, concept);
         a.id = Some(id.clone());
         out.annotations.push(a);
         ids.push((key, id.clone()));
         id
     };
     for r in &found.relations {
-        let drug = annotation_id(&mut out, &r.drug, DRUG);
-        let effect = annotation_id(&mut out, &r.effect, EFFECT);
+        let drug = annotation_id(&mut out, &r.drug, DRUG, r.drug_concept.as_ref());
+        let effect = annotation_id(&mut out, &r.effect, EFFECT, r.effect_concept.as_ref());
         let n = out.relations.len() + 1;
         out.relations.push(Relation {
             id: Some(format!("R{n}")),

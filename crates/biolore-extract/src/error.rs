@@ -40,6 +40,9 @@ pub enum ExtractError {
     /// The encoder or the model library failed.
     #[error(transparent)]
     Encoder(#[from] biolore_encoder::EncoderError),
+    /// Linking extracted spans failed.
+    #[error("linking extracted spans: {0}")]
+    Link(#[from] biolore_link::LinkError),
     /// Training failed.
     #[error(transparent)]
     Train(#[from] biolore_train::TrainError),

@@ -200,6 +200,8 @@ mod tests {
                 drug: span_of(text, ds, de, DRUG),
                 effect: span_of(text, es, ee, EFFECT),
                 score: None,
+                drug_concept: None,
+                effect_concept: None,
             });
         }
         s

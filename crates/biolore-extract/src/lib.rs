@@ -4,7 +4,7 @@
 //! The data path: sentences ([`sentence`], the ADE corpus in [`ade`]) → a [`teacher`] (an
 //! OpenAI-compatible endpoint or a local GGUF model; answers cached, read robustly, [`align`]ed
 //! back to character offsets) → token labels ([`labels`]) → the student ([`training`] on the
-//! shared trainer, [`student`] for inference) → relations in documents ([`documents`]) →
+//! shared trainer, [`student`] for inference) → relations in documents ([`documents`]), their spans [`linking`] to concepts →
 //! precision/recall/F1 ([`eval`]).
 
 pub mod ade;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod inputs;
 pub mod labels;
+pub mod linking;
 pub mod sentence;
 pub mod student;
 pub mod teacher;
@@ -22,7 +23,8 @@ pub mod training;
 pub use ade::{read_corpus, AdeCorpus};
 pub use error::{ExtractError, Result};
 pub use eval::{Evaluation, Scores};
-pub use sentence::{AdeRelation, AdeSentence};
+pub use linking::{link_relations, SpanLinkers};
+pub use sentence::{AdeRelation, AdeSentence, LinkedConcept};
 pub use student::Extractor;
 pub use teacher::{label, LabelOptions, LabelSummary, Teacher};
 pub use training::{train_student, TrainableExtractor};

@@ -19,6 +19,23 @@ pub struct AdeRelation {
     /// when a model found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// The drug's concept, when `extract` linked drugs to a KB's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug_concept: Option<LinkedConcept>,
+    /// The effect's concept, when `extract` linked effects to a KB's index (MEDIC, HPO, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_concept: Option<LinkedConcept>,
+}
+
+/// The concept a span was linked to by the dense linker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedConcept {
+    /// Concept id.
+    pub id: String,
+    /// The concept's preferred name.
+    pub name: String,
+    /// Cosine similarity of the span and the concept's nearest name.
+    pub score: f32,
 }
 
 /// One sentence and its relations: a line of a labels file, of `extract`'s output, or of the gold corpus.
@@ -119,6 +136,8 @@ mod tests {
             drug: span_of(text, 0, 7, DRUG),
             effect: span_of(text, 15, 21, EFFECT),
             score: None,
+            drug_concept: None,
+            effect_concept: None,
         };
         s.add(r.clone());
         s.add(r);

@@ -163,6 +163,8 @@ impl Extractor {
                             drug: drug.clone(),
                             effect,
                             score: Some(round4(f64::from(drug_score * mean(&tail_p[es..ee])))),
+                            drug_concept: None,
+                            effect_concept: None,
                         });
                     }
                 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use biolore_extract::documents::{annotate, document_sentences, extract_documents};
-use biolore_extract::Extractor;
+use biolore_extract::{link_relations, Extractor, SpanLinkers};
+use biolore_link::{open_linker, LinkerOptions, OpenedLinker};
 use biolore_text::Document;
 use clap::{Args, ValueEnum};
 
@@ -32,7 +33,7 @@ pub struct ExtractArgs {
     /// Input format (the output is the same format).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ExtractFormat,
-    /// Where to write (default: stdout).
+    /// Where to write (default: stdout); written to FILE.partial and renamed when complete.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Trained extractor folder (from `biolore train extractor`).
@@ -47,8 +48,35 @@ pub struct ExtractArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Link effect spans to this index (from `biolore index build`: MEDIC, HPO, …); each
+    /// relation gets `effect_concept` (PubTator/BioC: the annotation's concept id).
+    #[arg(long)]
+    pub effect_index: Option<PathBuf>,
+    /// Link drug spans to this index (a drug KB's, built with `biolore index build`).
+    #[arg(long)]
+    pub drug_index: Option<PathBuf>,
+    /// Leave a span unlinked when its best concept's cosine is below this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_link_score: f32,
     #[command(flatten)]
     pub device: super::DeviceArgs,
+}
+
+/// Opens an index given to `--effect-index` / `--drug-index` (never builds one).
+fn open_index(dir: &std::path::Path, device: &candle_core::Device) -> Result<OpenedLinker> {
+    let options = LinkerOptions {
+        index: Some(dir.to_path_buf()),
+        ..LinkerOptions::default()
+    };
+    let mut no_build = |_: &biolore_kb::KnowledgeBase,
+                        _: &biolore_encoder::Encoder,
+                        _: &str,
+                        _: &std::path::Path|
+     -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err("no index to build here".into())
+    };
+    open_linker(&options, device, &mut no_build)
+        .with_context(|| format!("opening the index {}", dir.display()))
 }
 
 type Record = Option<serde_json::Map<String, serde_json::Value>>;
@@ -82,12 +110,15 @@ fn line_document(
 
 /// Counts what was extracted and writes each document's result as it comes.
 struct Writer {
-    out: Box<dyn Write>,
+    out: crate::output::TextOut,
     format: ExtractFormat,
     bioc: Vec<Document>,
     documents: usize,
     sentences: usize,
     relations: usize,
+    effects: Option<OpenedLinker>,
+    drugs: Option<OpenedLinker>,
+    min_link_score: f32,
 }
 
 impl Writer {
@@ -100,9 +131,19 @@ impl Writer {
     ) -> Result<()> {
         let plain: Vec<Document> = docs.iter().map(|(d, _)| d.clone()).collect();
         let base = self.sentences;
-        let found = extract_documents(extractor, &plain, batch, &mut |n| {
+        let mut found = extract_documents(extractor, &plain, batch, &mut |n| {
             bar.set_position((base + n) as u64)
         })?;
+        if self.effects.is_some() || self.drugs.is_some() {
+            link_relations(
+                &mut found,
+                SpanLinkers {
+                    effects: self.effects.as_ref().map(|o| &o.linker),
+                    drugs: self.drugs.as_ref().map(|o| &o.linker),
+                    min_score: self.min_link_score,
+                },
+            )?;
+        }
         self.sentences += plain
             .iter()
             .map(|d| document_sentences(d).len())
@@ -134,12 +175,7 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     let device = args.device.device()?;
     let extractor = Extractor::load(&args.model, &device)
         .with_context(|| format!("loading the extractor {}", args.model.display()))?;
-    let out: Box<dyn Write> = match &args.out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let out = crate::output::TextOut::open(args.out.as_deref())?;
     let mut writer = Writer {
         out,
         format: args.format,
@@ -147,6 +183,17 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         documents: 0,
         sentences: 0,
         relations: 0,
+        effects: args
+            .effect_index
+            .as_deref()
+            .map(|d| open_index(d, &device))
+            .transpose()?,
+        drugs: args
+            .drug_index
+            .as_deref()
+            .map(|d| open_index(d, &device))
+            .transpose()?,
+        min_link_score: args.min_link_score,
     };
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new_spinner();
@@ -213,15 +260,19 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     if args.format == ExtractFormat::Bioc {
         biolore_text::bioc::write(&mut writer.out, &writer.bioc)?;
     }
-    writer.out.flush()?;
+    let Writer {
+        out,
+        documents,
+        sentences,
+        relations,
+        ..
+    } = writer;
+    out.finish()?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} documents, {} sentences in {secs:.1}s ({:.1} sentences/s): {} relations",
-        writer.documents,
-        writer.sentences,
-        writer.sentences as f64 / secs.max(1e-9),
-        writer.relations
+        "{documents} documents, {sentences} sentences in {secs:.1}s ({:.1} sentences/s): {relations} relations",
+        sentences as f64 / secs.max(1e-9),
     );
     Ok(())
 }

@@ -183,6 +183,8 @@ pub fn aligned(
                     drug: span_of(&sentence.text, ds, de, DRUG),
                     effect: span_of(&sentence.text, es, ee, EFFECT),
                     score: None,
+                    drug_concept: None,
+                    effect_concept: None,
                 });
             }
             (d, e) => {
