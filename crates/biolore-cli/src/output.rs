@@ -11,13 +11,8 @@ use crate::input::InputText;
 
 /// Where and how embeddings are written.
 pub enum Sink {
-    /// JSONL records to a writer (stdout or a file).
-    Jsonl {
-        /// Destination.
-        out: Box<dyn Write>,
-        /// For files: (temporary path, final path); renamed on success.
-        paths: Option<(PathBuf, PathBuf)>,
-    },
+    /// JSONL records to stdout or a file (written as `.partial`, renamed on success).
+    Jsonl(TextOut),
     /// A float32 `.npy` matrix `[n, dim]`.
     Npy {
         /// Destination (a temporary file until finished).
@@ -67,26 +62,14 @@ impl Sink {
                     paths: (tmp, p.to_path_buf()),
                 })
             }
-            Some(p) if p != Path::new("-") => {
-                let tmp = partial_path(p);
-                let file = File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?;
-                Ok(Sink::Jsonl {
-                    out: Box::new(BufWriter::new(file)),
-                    paths: Some((tmp, p.to_path_buf())),
-                })
-            }
-            _ => Ok(Sink::Jsonl {
-                out: Box::new(BufWriter::new(std::io::stdout().lock())),
-                paths: None,
-            }),
+            _ => Ok(Sink::Jsonl(TextOut::open(path)?)),
         }
     }
 
     /// Writes one input's embedding.
     pub fn write(&mut self, input: &InputText, embedding: &[f32]) -> Result<()> {
         match self {
-            Sink::Jsonl { out, .. } => {
+            Sink::Jsonl(out) => {
                 let mut record = input.record.clone().unwrap_or_default();
                 if input.record.is_none() {
                     record.insert("text".into(), Value::String(input.text.clone()));
@@ -118,15 +101,7 @@ impl Sink {
     /// Flushes and moves a finished file into place.
     pub fn finish(self) -> Result<()> {
         match self {
-            Sink::Jsonl { mut out, paths } => {
-                out.flush()?;
-                drop(out);
-                if let Some((tmp, dest)) = paths {
-                    std::fs::rename(&tmp, &dest).with_context(|| {
-                        format!("cannot move {} to {}", tmp.display(), dest.display())
-                    })?;
-                }
-            }
+            Sink::Jsonl(out) => out.finish()?,
             Sink::Npy { mut out, paths } => {
                 out.flush()?;
                 drop(out);
@@ -136,6 +111,17 @@ impl Sink {
             }
         }
         Ok(())
+    }
+}
+
+/// The `--output` of a command whose input is the Parquet file `input`: it must be Parquet too.
+pub fn parquet_output<'a>(output: Option<&'a Path>, input: &Path) -> Result<&'a Path> {
+    match output {
+        Some(o) if biolore_columnar::is_parquet(o) => Ok(o),
+        _ => anyhow::bail!(
+            "a Parquet input is written as Parquet: give --output FILE.parquet (for {})",
+            input.display()
+        ),
     }
 }
 

@@ -12,7 +12,7 @@ pub use candidates_column::{schema_with_candidates, with_candidates, CandidateCe
 pub use embedding_column::{schema_with_embeddings, with_embeddings};
 pub use error::ColumnarError;
 pub use parquet_stream::{ParquetBatches, ParquetSink};
-pub use text_column::{text_column, NullText};
+pub use text_column::{require_column, text_column, NullText};
 
 /// Re-exported so callers name the same Arrow types.
 pub use arrow_array::RecordBatch;

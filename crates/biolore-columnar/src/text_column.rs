@@ -3,7 +3,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
 
 use crate::{ColumnarError, Result};
 
@@ -17,6 +17,27 @@ pub enum NullText {
     Skip,
 }
 
+/// The error for a column `field` that `schema` lacks, naming the columns there are.
+fn missing_column(schema: &Schema, field: &str) -> ColumnarError {
+    ColumnarError::NoColumn {
+        field: field.to_string(),
+        available: schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Checks that `schema` has a column `field` (before any work starts).
+pub fn require_column(schema: &Schema, field: &str) -> Result<()> {
+    match schema.field_with_name(field) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(missing_column(schema, field)),
+    }
+}
+
 /// The texts of column `field` of `batch`; `first_row` is the batch's first row in the whole
 /// input (for messages). A null is an error or `None`, as `nulls` says.
 pub fn text_column<'a>(
@@ -25,18 +46,9 @@ pub fn text_column<'a>(
     first_row: u64,
     nulls: NullText,
 ) -> Result<Vec<Option<&'a str>>> {
-    let column = batch
-        .column_by_name(field)
-        .ok_or_else(|| ColumnarError::NoColumn {
-            field: field.to_string(),
-            available: batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let Some(column) = batch.column_by_name(field) else {
+        return Err(missing_column(&batch.schema(), field));
+    };
     let n = column.len();
     let raw: Vec<Option<&[u8]>> = match column.data_type() {
         DataType::Utf8 => iter_bytes(

@@ -112,28 +112,11 @@ fn embed_parquet(args: &EmbedArgs, input: &Path) -> Result<()> {
     if !args.texts.is_empty() {
         bail!("give texts as arguments or with --input, not both");
     }
-    let output = match args.output.as_deref() {
-        Some(o) if is_parquet(o) => o,
-        _ => bail!(
-            "a Parquet input is written as Parquet: give --output FILE.parquet (for {})",
-            input.display()
-        ),
-    };
+    let output = crate::output::parquet_output(args.output.as_deref(), input)?;
     let batches = biolore_columnar::ParquetBatches::open(input, CHUNK)?;
     let in_schema = batches.schema();
-    if in_schema.field_with_name(&args.field).is_err() {
-        let names: Vec<&str> = in_schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        bail!(
-            "{}: no column {:?} (--field); the columns are: {}",
-            input.display(),
-            args.field,
-            names.join(", ")
-        );
-    }
+    biolore_columnar::require_column(&in_schema, &args.field)
+        .with_context(|| format!("{} (--field)", input.display()))?;
     let schema = biolore_columnar::schema_with_embeddings(&in_schema, EMBEDDING_COLUMN)
         .with_context(|| format!("{}", input.display()))?;
     let encoder = args.model.load()?;

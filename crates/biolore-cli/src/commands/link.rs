@@ -260,29 +260,14 @@ fn link_parquet(args: &LinkArgs, input: &Path) -> Result<()> {
         args.mentions.is_empty(),
         "give mentions as arguments or with --input, not both"
     );
-    let output = match args.output.as_deref() {
-        Some(o) if is_parquet(o) => o,
-        _ => anyhow::bail!(
-            "a Parquet input is written as Parquet: give --output FILE.parquet (for {})",
-            input.display()
-        ),
-    };
+    let output = crate::output::parquet_output(args.output.as_deref(), input)?;
     let batches = biolore_columnar::ParquetBatches::open(input, PARQUET_CHUNK)?;
     let in_schema = batches.schema();
-    let columns: Vec<&str> = in_schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
-    anyhow::ensure!(
-        columns.contains(&args.field.as_str()),
-        "{}: no column {:?} (--field); the columns are: {}",
-        input.display(),
-        args.field,
-        columns.join(", ")
-    );
-    let context = columns
-        .contains(&args.context_field.as_str())
+    biolore_columnar::require_column(&in_schema, &args.field)
+        .with_context(|| format!("{} (--field)", input.display()))?;
+    let context = in_schema
+        .field_with_name(&args.context_field)
+        .is_ok()
         .then_some(args.context_field.as_str());
     let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)
         .with_context(|| format!("{}", input.display()))?;
