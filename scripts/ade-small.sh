@@ -16,7 +16,9 @@
 # Sizes (environment): TRAIN_SENTENCES (200), DEV_POSITIVES (60), DEV_NEGATIVES (20),
 #   TEST_POSITIVES / TEST_NEGATIVES (as dev; "all" for every sentence), TEACHER (the GGUF),
 #   STUDENT_BASE (all-MiniLM-L6-v2), EPOCHS (20), LR (2e-4), TEACHER_FLAGS (extra `label` flags, such as
-#   `--teacher openai --base-url URL`, with TEACHER naming the endpoint's model), DEVICE (cpu).
+#   `--teacher openai --base-url URL`, with TEACHER naming the endpoint's model), DEVICE (cpu),
+#   SELF_TRAIN_ROUNDS (0: none; N: the student then self-trains N rounds on SELF_TRAIN_SENTENCES
+#   (600) further unlabelled training sentences, SELF_TRAIN_EPOCHS (5) each, into WORKDIR/self-trained).
 # The full recipe is the same script at full size on a bigger machine, e.g.
 #   TRAIN_SENTENCES=100000 DEV_POSITIVES=all DEV_NEGATIVES=all STUDENT_BASE=all-mpnet-base-v2 \
 #   TEACHER=Qwen2.5-7B-Instruct TEACHER_FLAGS="--teacher openai --base-url http://localhost:8000/v1" \
@@ -45,6 +47,9 @@ epochs="${EPOCHS:-20}"
 lr="${LR:-2e-4}"
 teacher_flags="${TEACHER_FLAGS:-}"
 device="${DEVICE:-cpu}"
+self_rounds="${SELF_TRAIN_ROUNDS:-0}"
+self_n="${SELF_TRAIN_SENTENCES:-600}"
+self_epochs="${SELF_TRAIN_EPOCHS:-5}"
 bin="${BIOLORE_BIN:-$root/target/release/biolore}"
 [ -d "$data/train" ] || { echo "no ADE corpus at $data (set ADE_DATA)" >&2; exit 1; }
 "$root/scripts/setup.sh" all-MiniLM-L6-v2 openblas qwen2.5-0.5b >&2
@@ -68,6 +73,15 @@ sample() { # positives negatives → selection flags
 # 2. The student learns from the teacher's labels only.
 "$bin" train extractor --data "$work/teacher-train.jsonl" --model "$base" --epochs "$epochs" --lr "$lr" \
   --device "$device" --out "$work/student" >&2
+# 2b. Optional self-training rounds on the student's own confident predictions.
+if [ "$self_rounds" -gt 0 ]; then
+  mkdir -p "$work/self-trained/self-train"
+  # Round 0 is the student above: the trainer sees a finished run and skips it.
+  [ -d "$work/self-trained/self-train/round-0" ] || cp -r "$work/student" "$work/self-trained/self-train/round-0"
+  "$bin" train extractor --data "$work/teacher-train.jsonl" --model "$base" --epochs "$epochs" --lr "$lr" \
+    --device "$device" --self-train "$data/train" --self-train-limit "$self_n" --rounds "$self_rounds" \
+    --self-train-epochs "$self_epochs" --out "$work/self-trained" >&2
+fi
 # 3. The supervised upper bound: the same sentences with their gold labels.
 "$bin" train extractor --data "$data/train" --limit "$train_n" --model "$base" --epochs "$epochs" --lr "$lr" \
   --device "$device" --out "$work/supervised" >&2
@@ -81,11 +95,16 @@ dev_sel=$(sample "$dev_pos" "$dev_neg")
   echo "supervised-dev: $("$bin" eval extract --gold "$data/dev" $dev_sel --model "$work/supervised" --device "$device" --json)"
   echo "student-dev-all: $("$bin" eval extract --gold "$data/dev" --model "$work/student" --device "$device" --json)"
   echo "supervised-dev-all: $("$bin" eval extract --gold "$data/dev" --model "$work/supervised" --device "$device" --json)"
+  if [ "$self_rounds" -gt 0 ]; then
+    echo "self-trained-dev: $("$bin" eval extract --gold "$data/dev" $dev_sel --model "$work/self-trained" --device "$device" --json)"
+    echo "self-trained-dev-all: $("$bin" eval extract --gold "$data/dev" --model "$work/self-trained" --device "$device" --json)"
+  fi
 } > "$work/results.txt"
 cat "$work/results.txt" >&2
 echo "small recipe: $(( $(date +%s) - started )) s" >&2
 echo "student: $work/student"
 echo "supervised: $work/supervised"
+[ "$self_rounds" -gt 0 ] && echo "self-trained: $work/self-trained"
 echo "teacher labels: $work/teacher-train.jsonl"
 
 if [ -n "$test_dir" ]; then

@@ -318,3 +318,81 @@ fn gold_files_with_spans_past_the_text_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn self_training_rounds_learn_from_confident_predictions_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let student = dir.path().join("student");
+    let data = fixture("ade-synthetic");
+    let args = [
+        "train",
+        "extractor",
+        "--data",
+        &s(&data),
+        "--limit",
+        "12",
+        "--steps",
+        "20",
+        "--batch-size",
+        "12",
+        "--micro-batch",
+        "6",
+        "--lr",
+        "1e-4",
+        "--self-train",
+        &s(&data),
+        "--rounds",
+        "1",
+        "--min-score",
+        "0.5",
+        "--out",
+        &s(&student),
+    ];
+    let o = biolore(&args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    // The 12 labelled sentences are not pseudo-labelled again: 36 - 12 = 24 remain.
+    assert!(
+        err.contains("round 1: of 24 unlabelled sentences")
+            && err.contains("12 were labelled already"),
+        "{err}"
+    );
+    let round0 = student.join("self-train/round-0");
+    for f in [
+        "extractor.safetensors",
+        "extractor.json",
+        "model.safetensors",
+    ] {
+        assert!(round0.join(f).is_file(), "round 0 lacks {f}");
+        assert!(student.join(f).is_file(), "the final student lacks {f}");
+    }
+    let pseudo = std::fs::read_to_string(student.join("self-train/pseudo-1.jsonl")).unwrap();
+    for line in pseudo.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for r in v["relations"].as_array().unwrap() {
+            assert!(r["score"].as_f64().unwrap() >= 0.5, "{line}");
+        }
+    }
+    // The final student extracts; a rerun finds both rounds done.
+    let report: serde_json::Value = serde_json::from_str(&ok(biolore(&[
+        "eval",
+        "extract",
+        "--gold",
+        &s(&data),
+        "--model",
+        &s(&student),
+        "--json",
+    ])))
+    .unwrap();
+    assert!(report["relation_lenient_f1"].is_number(), "{report}");
+    let again = biolore(&args);
+    let err = String::from_utf8_lossy(&again.stderr).to_string();
+    assert!(again.status.success(), "{err}");
+    assert_eq!(err.matches("already trained").count(), 2, "{err}");
+    let mut bad = args.to_vec();
+    let at = bad.iter().position(|a| *a == "0.5").unwrap();
+    bad[at] = "1.5";
+    let refused = biolore(&bad);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--min-score"));
+}

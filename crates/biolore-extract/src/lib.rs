@@ -4,7 +4,7 @@
 //! The data path: sentences ([`sentence`], the ADE corpus in [`ade`]) → a [`teacher`] (an
 //! OpenAI-compatible endpoint or a local GGUF model; answers cached, read robustly, [`align`]ed
 //! back to character offsets) → token labels ([`labels`]) → the student ([`training`] on the
-//! shared trainer, [`student`] for inference) → relations in documents ([`documents`]), their spans [`linking`] to concepts →
+//! shared trainer, [`student`] for inference, optional [`self_training`] rounds) → relations in documents ([`documents`]), their spans [`linking`] to concepts →
 //! precision/recall/F1 ([`eval`]).
 
 pub mod ade;
@@ -15,6 +15,7 @@ pub mod eval;
 pub mod inputs;
 pub mod labels;
 pub mod linking;
+pub mod self_training;
 pub mod sentence;
 pub mod student;
 pub mod teacher;

@@ -56,7 +56,32 @@ pub struct ExtractorArgs {
     #[command(flatten)]
     pub select: super::label::SelectionArgs,
     #[command(flatten)]
+    pub self_train: SelfTrainArgs,
+    #[command(flatten)]
     pub train: TrainArgs,
+}
+
+/// Self-training rounds of `biolore train extractor`.
+#[derive(Args, Debug)]
+pub struct SelfTrainArgs {
+    /// Unlabelled sentences for self-training (an ADE folder, JSONL or text; any relations in
+    /// them are ignored). Each round, the student labels them and trains again on --data plus its
+    /// confident predictions.
+    #[arg(long)]
+    pub self_train: Option<PathBuf>,
+    /// Self-training rounds (with --self-train).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// A sentence joins a round when every relation the student finds scores at least this
+    /// (sentences where it finds none join as negatives; the rest are left out).
+    #[arg(long, default_value_t = 0.9)]
+    pub min_score: f64,
+    /// A uniform sample of this many unlabelled sentences.
+    #[arg(long)]
+    pub self_train_limit: Option<usize>,
+    /// Passes over teacher labels plus pseudo-labels in each round (default: --epochs).
+    #[arg(long)]
+    pub self_train_epochs: Option<f64>,
 }
 
 /// Arguments of `biolore train lm`.
@@ -361,6 +386,113 @@ fn extractor(args: ExtractorArgs) -> Result<()> {
         "no usable sentences in {} (all failed or empty)",
         args.data.display()
     );
+    let st = &args.self_train;
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&st.min_score),
+        "--min-score must lie between 0 and 1, not {}",
+        st.min_score
+    );
+    let base = model_folder(&args.model)?;
+    let device = args.train.device.device()?;
+    let Some(unlabelled_path) = &st.self_train else {
+        train_extractor_round(&args, &base, &sentences, args.epochs, &args.out, &device)?;
+        return Ok(());
+    };
+    anyhow::ensure!(
+        st.rounds >= 1,
+        "--rounds must be at least 1 with --self-train"
+    );
+    let selection = biolore_extract::ade::Selection {
+        limit: st.self_train_limit,
+        // Another sample than the labelled one's when both come from one corpus.
+        seed: args.select.sample_seed ^ 0x5e1f,
+        ..Default::default()
+    };
+    let candidates: Vec<biolore_extract::AdeSentence> =
+        biolore_extract::inputs::read_sentences(unlabelled_path, &selection)
+            .with_context(|| format!("reading {}", unlabelled_path.display()))?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+    let (pool, overlapping) =
+        biolore_extract::self_training::unlabelled_pool(candidates, &sentences);
+    anyhow::ensure!(
+        !pool.is_empty(),
+        "no unlabelled sentences left in {} ({overlapping} are among the labelled ones)",
+        unlabelled_path.display()
+    );
+    // Round 0 (teacher labels only) and the middle rounds live under OUT/self-train; the last
+    // round trains into OUT itself. Each folder resumes on its own.
+    let rounds_dir = args.out.join("self-train");
+    let round_dir = |r: usize| {
+        if r == st.rounds {
+            args.out.clone()
+        } else {
+            rounds_dir.join(format!("round-{r}"))
+        }
+    };
+    train_extractor_round(
+        &args,
+        &base,
+        &sentences,
+        args.epochs,
+        &round_dir(0),
+        &device,
+    )?;
+    let epochs = st.self_train_epochs.unwrap_or(args.epochs);
+    for round in 1..=st.rounds {
+        let previous = round_dir(round - 1);
+        let student = biolore_extract::Extractor::load(&previous, &device).with_context(|| {
+            format!(
+                "loading the round {} student {}",
+                round - 1,
+                previous.display()
+            )
+        })?;
+        let bar = crate::progress::bar(pool.len(), "sentences pseudo-labelled", 64);
+        let (pseudo, mut summary) = biolore_extract::self_training::pseudo_label(
+            &student,
+            &pool,
+            st.min_score,
+            32,
+            &mut |done| bar.set_position(done as u64),
+        )
+        .with_context(|| {
+            format!(
+                "round {round}: the student labelling {}",
+                unlabelled_path.display()
+            )
+        })?;
+        bar.finish_and_clear();
+        summary.overlapping = overlapping;
+        let pseudo_path = rounds_dir.join(format!("pseudo-{round}.jsonl"));
+        write_sentences(&pseudo, &pseudo_path)?;
+        eprintln!(
+            "round {round}: of {} unlabelled sentences, {} kept with {} relations, {} kept as negatives, {} uncertain (a relation under {}) left out; {overlapping} were labelled already → {}",
+            summary.read,
+            summary.positive,
+            summary.relations,
+            summary.negative,
+            summary.uncertain,
+            st.min_score,
+            pseudo_path.display()
+        );
+        let mut data = sentences.clone();
+        data.extend(pseudo);
+        train_extractor_round(&args, &previous, &data, epochs, &round_dir(round), &device)?;
+    }
+    Ok(())
+}
+
+/// One training run of the extractor from `base` on `sentences` into `out`.
+fn train_extractor_round(
+    args: &ExtractorArgs,
+    base: &Path,
+    sentences: &[biolore_extract::AdeSentence],
+    epochs: f64,
+    out: &Path,
+    device: &candle_core::Device,
+) -> Result<()> {
     let defaults = TrainConfig {
         batch_size: 16,
         micro_batch: 8,
@@ -371,15 +503,13 @@ fn extractor(args: ExtractorArgs) -> Result<()> {
     };
     let mut config = args.train.config_over(defaults)?;
     if args.train.steps.is_none() {
-        config.steps = ((args.epochs * sentences.len() as f64) / config.batch_size.max(1) as f64)
+        config.steps = ((epochs * sentences.len() as f64) / config.batch_size.max(1) as f64)
             .ceil()
             .max(1.0) as usize;
     }
-    let base = model_folder(&args.model)?;
-    let device = args.train.device.device()?;
-    let model = biolore_extract::TrainableExtractor::load(&base, config.seed, &device)
+    let model = biolore_extract::TrainableExtractor::load(base, config.seed, device)
         .with_context(|| format!("loading {}", base.display()))?;
-    let mut objective = biolore_extract::training::Tagging::new(&model, &sentences, &config)?;
+    let mut objective = biolore_extract::training::Tagging::new(&model, sentences, &config)?;
     let relations: usize = sentences.iter().map(|s| s.relations.len()).sum();
     eprintln!(
         "extractor: {} sentences ({} with relations, {relations} relations) from {}; {} steps of {}; {} parameters",
@@ -390,8 +520,27 @@ fn extractor(args: ExtractorArgs) -> Result<()> {
         config.batch_size,
         model.parameters().count()
     );
-    run_phase(&model, &mut objective, &config, &args.out, "sentences")?;
+    run_phase(&model, &mut objective, &config, out, "sentences")?;
     Ok(())
+}
+
+/// Writes sentences as JSONL, atomically.
+fn write_sentences(sentences: &[biolore_extract::AdeSentence], path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let partial = crate::output::partial_path(path);
+    {
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        for s in sentences {
+            serde_json::to_writer(&mut w, s)?;
+            std::io::Write::write_all(&mut w, b"\n")?;
+        }
+        std::io::Write::flush(&mut w)?;
+    }
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn pairs(args: PairsArgs) -> Result<()> {
@@ -488,6 +637,12 @@ fn run_phase<M: Trainable>(
             outcome.steps_done,
             config.steps,
             biolore_train::checkpoint::folder(out).display()
+        );
+    } else if outcome.resumed_from == Some(outcome.steps_done) && outcome.final_loss.is_nan() {
+        eprintln!(
+            "already trained ({} steps with these settings and data) → {}",
+            outcome.steps_done,
+            out.display()
         );
     } else {
         eprintln!(
