@@ -25,10 +25,17 @@ pub fn init(threads: Option<usize>) {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global();
+    init_workers(n);
+}
+
+/// Makes kernels single-threaded for `n` data-parallel workers without building any thread pool
+/// (for hosts such as the Python package, which keep their own pool per process). Call before
+/// other threads read the environment.
+pub fn init_workers(n: usize) {
     // Called before other threads exist, as documented; candle reads these when sizing its pools.
     std::env::set_var("CANDLE_NUM_THREADS", "1");
     std::env::set_var("RAYON_NUM_THREADS", "1");
-    WORKERS.store(n, Ordering::SeqCst);
+    WORKERS.store(n.max(1), Ordering::SeqCst);
 }
 
 /// Worker threads for inference: the number given to [`init`], or 1 when it was not called.
