@@ -426,3 +426,92 @@ fn ids_first(cands: &arrow_array::ArrayRef) -> String {
         .value(0)
         .to_string()
 }
+
+#[test]
+fn an_index_from_vectors_embedded_elsewhere_equals_a_built_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let built = index_dictionary(&disease_dictionary(), dir.path());
+    let kb = p("medic.kb");
+    // The names to embed elsewhere, embedded here through Parquet as a worker would.
+    ok(biolore(&[
+        "index",
+        "names",
+        "--kb",
+        &kb,
+        "--output",
+        &p("names.parquet"),
+    ]));
+    ok(biolore(&[
+        "embed",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--input",
+        &p("names.parquet"),
+        "--field",
+        "text",
+        "--output",
+        &p("vectors.parquet"),
+    ]));
+    let imported = p("imported");
+    ok(biolore(&[
+        "index",
+        "build",
+        "--kb",
+        &kb,
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--vectors",
+        &p("vectors.parquet"),
+        "--out",
+        &imported,
+    ]));
+    let a = std::fs::read(built.join("vectors.f32")).unwrap();
+    let b = std::fs::read(std::path::Path::new(&imported).join("vectors.f32")).unwrap();
+    assert!(
+        !a.is_empty() && a == b,
+        "imported vectors differ from built ones"
+    );
+    let out = ok(biolore(&[
+        "link",
+        "--index",
+        &imported,
+        "colorectal cancer",
+    ]));
+    assert!(out.contains("colorectal"), "{out}");
+    // The text list matches the index's names, one per line.
+    ok(biolore(&[
+        "index",
+        "names",
+        "--kb",
+        &kb,
+        "--output",
+        &p("names.txt"),
+    ]));
+    let listed = std::fs::read_to_string(p("names.txt")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(built.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        listed.lines().count() as u64,
+        manifest["names"].as_u64().unwrap()
+    );
+    // A column that is not there is named, and nothing is left half-built.
+    let o = biolore(&[
+        "index",
+        "build",
+        "--kb",
+        &kb,
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--vectors",
+        &p("vectors.parquet"),
+        "--vectors-embedding",
+        "vec",
+        "--out",
+        &p("bad"),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("\"vec\""), "{err}");
+}

@@ -73,6 +73,41 @@ pub fn with_embeddings(
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
+/// The vectors of column `name` of `batch` (`list`, `large_list` or `fixed_size_list` of float32
+/// or float64, as Spark, Ray, pandas and biolore write them), one per row, `None` where null.
+pub fn embedding_rows(batch: &RecordBatch, name: &str) -> Result<Vec<Option<Vec<f32>>>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    let Some(column) = batch.column_by_name(name) else {
+        return Err(crate::text_column::missing_column(&batch.schema(), name));
+    };
+    let not_vectors = || ColumnarError::NotVectors {
+        field: name.to_string(),
+        data_type: column.data_type().to_string(),
+    };
+    let floats = |values: &dyn Array| -> Result<Vec<f32>> {
+        match values.data_type() {
+            DataType::Float32 => Ok(values.as_primitive::<Float32Type>().values().to_vec()),
+            DataType::Float64 => Ok(values
+                .as_primitive::<Float64Type>()
+                .values()
+                .iter()
+                .map(|&x| x as f32)
+                .collect()),
+            _ => Err(not_vectors()),
+        }
+    };
+    let rows: Vec<Option<std::sync::Arc<dyn Array>>> = match column.data_type() {
+        DataType::List(_) => column.as_list::<i32>().iter().collect(),
+        DataType::LargeList(_) => column.as_list::<i64>().iter().collect(),
+        DataType::FixedSizeList(_, _) => column.as_fixed_size_list().iter().collect(),
+        _ => return Err(not_vectors()),
+    };
+    rows.into_iter()
+        .map(|row| row.map(|values| floats(values.as_ref())).transpose())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::cast::AsArray;
@@ -99,5 +134,11 @@ mod tests {
         assert!(matches!(e, ColumnarError::ColumnExists(_)), "{e}");
         let e = with_embeddings(&batch, "v", &[Some(&a)], 2).unwrap_err();
         assert!(matches!(e, ColumnarError::Shape { .. }), "{e}");
+        // Read back: the rows and the null as written; a text column is not vectors.
+        let rows = embedding_rows(&out, "embedding").unwrap();
+        assert_eq!(rows, vec![Some(a.to_vec()), None, Some(c.to_vec())]);
+        let e = embedding_rows(&out, "text").unwrap_err();
+        assert!(matches!(e, ColumnarError::NotVectors { .. }), "{e}");
+        assert!(embedding_rows(&out, "nope").is_err());
     }
 }

@@ -32,6 +32,14 @@ pub enum ColumnarError {
         /// The columns there are, comma-separated.
         available: String,
     },
+    /// The embedding column holds no list of floats.
+    #[error("column {field:?} holds {data_type}, not vectors (a list of float32 or float64)")]
+    NotVectors {
+        /// The column.
+        field: String,
+        /// Its type.
+        data_type: String,
+    },
     /// The text column holds neither strings nor bytes.
     #[error("column {field:?} holds {data_type}, not text (string or binary)")]
     NotText {

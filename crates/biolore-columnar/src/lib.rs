@@ -9,7 +9,7 @@ pub mod parquet_stream;
 pub mod text_column;
 
 pub use candidates_column::{schema_with_candidates, with_candidates, CandidateCell};
-pub use embedding_column::{schema_with_embeddings, with_embeddings};
+pub use embedding_column::{embedding_rows, schema_with_embeddings, with_embeddings};
 pub use error::ColumnarError;
 pub use parquet_stream::{ParquetBatches, ParquetSink};
 pub use text_column::{require_column, text_column, NullText};

@@ -18,7 +18,7 @@ pub enum NullText {
 }
 
 /// The error for a column `field` that `schema` lacks, naming the columns there are.
-fn missing_column(schema: &Schema, field: &str) -> ColumnarError {
+pub(crate) fn missing_column(schema: &Schema, field: &str) -> ColumnarError {
     ColumnarError::NoColumn {
         field: field.to_string(),
         available: schema

@@ -77,7 +77,7 @@ pub fn folder_size(dir: &Path) -> u64 {
         .sum()
 }
 
-fn write_bincode<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
+pub(crate) fn write_bincode<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
     let tmp: PathBuf = path.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
     let mut w = std::io::BufWriter::new(file);
@@ -236,7 +236,7 @@ pub fn build(
 }
 
 /// Builds the HNSW graph when asked for and not there yet.
-fn ensure_graph(out: &Path, dim: usize, options: &BuildOptions) -> Result<()> {
+pub(crate) fn ensure_graph(out: &Path, dim: usize, options: &BuildOptions) -> Result<()> {
     let Some(params) = options.hnsw else {
         return Ok(());
     };

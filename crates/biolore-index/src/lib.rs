@@ -3,6 +3,7 @@
 pub mod ann;
 pub mod build;
 pub mod error;
+pub mod import;
 pub mod manifest;
 pub mod names;
 pub mod search;
@@ -10,6 +11,7 @@ pub mod search;
 pub use ann::HnswParams;
 pub use build::{build, BuildOptions, BuildReport};
 pub use error::{IndexError, Result};
+pub use import::{ImportReport, VectorImport};
 pub use manifest::Manifest;
 pub use names::{normalize_name, NameEntry, NameTable};
 pub use search::{recall, Hit, Index};
