@@ -77,7 +77,7 @@ pub fn folder_size(dir: &Path) -> u64 {
         .sum()
 }
 
-pub(crate) fn write_bincode<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
+fn write_bincode<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
     let tmp: PathBuf = path.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
     let mut w = std::io::BufWriter::new(file);
@@ -104,13 +104,7 @@ pub fn build(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BuildReport> {
-    let names = NameTable::from_kb(kb, options.include_obsolete);
-    if names.is_empty() {
-        return Err(IndexError::Invalid {
-            path: out.to_path_buf(),
-            message: "the KB has no names to index".into(),
-        });
-    }
+    let names = index_names(kb, options.include_obsolete, out)?;
     let dim = encoder.dim();
     let model_path = encoder.spec().folder.display().to_string();
     let manifest_path = out.join(MANIFEST);
@@ -129,35 +123,7 @@ pub fn build(
         }
         m
     } else {
-        if out.exists()
-            && std::fs::read_dir(out)
-                .map_err(io_error(out))?
-                .next()
-                .is_some()
-        {
-            return Err(IndexError::Invalid {
-                path: out.to_path_buf(),
-                message: "the folder exists, is not empty and holds no index".into(),
-            });
-        }
-        std::fs::create_dir_all(out).map_err(io_error(out))?;
-        biolore_kb::store::save(kb, &out.join(KB_FILE))?;
-        write_bincode(&names, &out.join(NAMES_FILE))?;
-        std::fs::File::create(&vectors_path).map_err(io_error(&vectors_path))?;
-        let m = Manifest {
-            format: FORMAT,
-            model: model.to_string(),
-            model_path,
-            dim,
-            names: names.len(),
-            concepts: kb.len(),
-            fingerprint: names.fingerprint(),
-            kb_source: kb.source.clone(),
-            complete: false,
-            embed_seconds: 0.0,
-        };
-        m.write(&manifest_path)?;
-        m
+        start_folder(kb, &names, model, &model_path, dim, out)?
     };
     let total = names.len();
     let on_disk = std::fs::metadata(&vectors_path)
@@ -233,6 +199,64 @@ pub fn build(
         seconds,
         bytes: folder_size(out),
     })
+}
+
+/// The distinct names of `kb` to index into `out`; an error when there are none.
+pub(crate) fn index_names(
+    kb: &KnowledgeBase,
+    include_obsolete: bool,
+    out: &Path,
+) -> Result<NameTable> {
+    let names = NameTable::from_kb(kb, include_obsolete);
+    if names.is_empty() {
+        return Err(IndexError::Invalid {
+            path: out.to_path_buf(),
+            message: "the KB has no names to index".into(),
+        });
+    }
+    Ok(names)
+}
+
+/// Starts a new index folder `out` (absent or empty): the KB, the names, an empty vectors file
+/// and a manifest marked incomplete.
+pub(crate) fn start_folder(
+    kb: &KnowledgeBase,
+    names: &NameTable,
+    model: &str,
+    model_path: &str,
+    dim: usize,
+    out: &Path,
+) -> Result<Manifest> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(io_error(out))?
+            .next()
+            .is_some()
+    {
+        return Err(IndexError::Invalid {
+            path: out.to_path_buf(),
+            message: "the folder exists, is not empty and holds no index".into(),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    biolore_kb::store::save(kb, &out.join(KB_FILE))?;
+    write_bincode(names, &out.join(NAMES_FILE))?;
+    let vectors_path = out.join(VECTORS_FILE);
+    std::fs::File::create(&vectors_path).map_err(io_error(&vectors_path))?;
+    let m = Manifest {
+        format: FORMAT,
+        model: model.to_string(),
+        model_path: model_path.to_string(),
+        dim,
+        names: names.len(),
+        concepts: kb.len(),
+        fingerprint: names.fingerprint(),
+        kb_source: kb.source.clone(),
+        complete: false,
+        embed_seconds: 0.0,
+    };
+    m.write(&out.join(MANIFEST))?;
+    Ok(m)
 }
 
 /// Builds the HNSW graph when asked for and not there yet.

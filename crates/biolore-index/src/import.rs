@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 use biolore_kb::KnowledgeBase;
 
 use crate::build::{
-    ensure_graph, folder_size, write_bincode, BuildOptions, KB_FILE, MANIFEST, NAMES_FILE,
-    VECTORS_FILE,
+    ensure_graph, folder_size, index_names, start_folder, BuildOptions, MANIFEST, VECTORS_FILE,
 };
 use crate::error::{io_error, IndexError, Result};
-use crate::manifest::{Manifest, FORMAT};
+use crate::manifest::Manifest;
 use crate::names::NameTable;
 
 /// What an import did.
@@ -59,44 +58,16 @@ impl VectorImport {
         out: &Path,
         include_obsolete: bool,
     ) -> Result<Self> {
-        let names = NameTable::from_kb(kb, include_obsolete);
-        if names.is_empty() {
-            return Err(IndexError::Invalid {
-                path: out.to_path_buf(),
-                message: "the KB has no names to index".into(),
-            });
-        }
-        if out.exists()
-            && std::fs::read_dir(out)
-                .map_err(io_error(out))?
-                .next()
-                .is_some()
-        {
-            return Err(IndexError::Invalid {
-                path: out.to_path_buf(),
-                message: "the folder exists and is not empty; choose another --out".into(),
-            });
-        }
-        std::fs::create_dir_all(out).map_err(io_error(out))?;
-        biolore_kb::store::save(kb, &out.join(KB_FILE))?;
-        write_bincode(&names, &out.join(NAMES_FILE))?;
+        let names = index_names(kb, include_obsolete, out)?;
+        let model_path = model_path.display().to_string();
+        let manifest = start_folder(kb, &names, model, &model_path, dim, out)?;
         let vectors_path = out.join(VECTORS_FILE);
-        let file = File::create(&vectors_path).map_err(io_error(&vectors_path))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&vectors_path)
+            .map_err(io_error(&vectors_path))?;
         file.set_len((names.len() * dim * 4) as u64)
             .map_err(io_error(&vectors_path))?;
-        let manifest = Manifest {
-            format: FORMAT,
-            model: model.to_string(),
-            model_path: model_path.display().to_string(),
-            dim,
-            names: names.len(),
-            concepts: kb.len(),
-            fingerprint: names.fingerprint(),
-            kb_source: kb.source.clone(),
-            complete: false,
-            embed_seconds: 0.0,
-        };
-        manifest.write(&out.join(MANIFEST))?;
         let rows = names
             .names
             .iter()
