@@ -119,6 +119,80 @@ fn train_evaluate_and_extract_over_every_format() {
         .as_array()
         .is_some_and(|r| r.is_empty()));
 
+    // Parquet in, Parquet out: columns kept, `relations` added as JSONL gives them.
+    {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int64Type;
+        use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let input = dir.path().join("notes.parquet");
+        let batch = RecordBatch::try_from_iter([
+            (
+                "ward",
+                Arc::new(Int64Array::from(vec![3, 4, 5])) as Arc<dyn Array>,
+            ),
+            (
+                "text",
+                Arc::new(StringArray::from(vec![
+                    Some("Cisplatin-associated ototoxicity is dose dependent."),
+                    None,
+                    Some(""),
+                ])) as Arc<dyn Array>,
+            ),
+        ])
+        .unwrap();
+        let mut sink = biolore_columnar::ParquetSink::create(&input, batch.schema()).unwrap();
+        sink.write(&batch).unwrap();
+        sink.finish().unwrap();
+        let output = dir.path().join("notes.ade.parquet");
+        let run = |extra: &[&str]| {
+            let mut a = vec![
+                "extract".to_string(),
+                "--model".into(),
+                s(&student),
+                "--input".into(),
+                s(&input),
+                "--out".into(),
+                s(&output),
+            ];
+            a.extend(extra.iter().map(|x| x.to_string()));
+            biolore(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let refused = run(&[]);
+        assert!(!refused.status.success());
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("row 1"), "{err}");
+        assert!(!output.exists());
+        ok(run(&["--null-text", "skip"]));
+        let batches: Vec<RecordBatch> = biolore_columnar::ParquetBatches::open(&output, 100)
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        let out = &batches[0];
+        let names: Vec<&str> = out
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["ward", "text", "relations"]);
+        let list = out.column(2).as_list::<i32>();
+        assert!(list.is_null(1) && list.value(2).is_empty());
+        let first = list.value(0);
+        let items = first.as_struct();
+        let expected = lines[0]["relations"].as_array().unwrap();
+        assert_eq!(items.len(), expected.len());
+        let drug = items.column_by_name("drug").unwrap().as_struct();
+        assert_eq!(
+            drug.column(0).as_primitive::<Int64Type>().value(0),
+            expected[0]["drug"]["start"].as_i64().unwrap()
+        );
+        assert_eq!(
+            drug.column(2).as_string::<i32>().value(0),
+            expected[0]["drug"]["text"].as_str().unwrap()
+        );
+    }
+
     // The server answers /extract with what the CLI writes.
     let server = serve(&["--extractor", &s(&student)], &[]);
     let body = r#"{"texts": ["Cisplatin-associated ototoxicity is dose dependent.", ""], "ids": ["n1", "e"]}"#;

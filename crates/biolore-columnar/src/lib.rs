@@ -1,17 +1,19 @@
 //! Arrow and Parquet for biolore: the text column of a record batch in, an `embedding`
-//! column (`list<float32>`) or a `candidates` column out, and Parquet files read row group by row group and written
+//! column (`list<float32>`), a `candidates` or a `relations` column out, and Parquet files read row group by row group and written
 //! atomically, so any number of rows runs in bounded memory.
 
 pub mod candidates_column;
 pub mod embedding_column;
 pub mod error;
 pub mod parquet_stream;
+pub mod relations_column;
 pub mod text_column;
 
 pub use candidates_column::{schema_with_candidates, with_candidates, CandidateCell};
 pub use embedding_column::{embedding_rows, schema_with_embeddings, with_embeddings};
 pub use error::ColumnarError;
 pub use parquet_stream::{ParquetBatches, ParquetSink};
+pub use relations_column::{schema_with_relations, with_relations, RelationCell, SpanCell};
 pub use text_column::{require_column, text_column, NullText};
 
 /// Re-exported so callers name the same Arrow types.

@@ -58,6 +58,13 @@ pub struct ExtractArgs {
     /// Leave a span unlinked when its best concept's cosine is below this.
     #[arg(long, default_value_t = 0.0)]
     pub min_link_score: f32,
+    /// Parquet input (`.parquet`): the column holding the text; the output (`--out
+    /// FILE.parquet`) keeps every column and adds `relations`.
+    #[arg(long, default_value = "text")]
+    pub field: String,
+    /// Parquet input: a null text is an error naming its row, or (`skip`) null relations.
+    #[arg(long, value_enum, default_value_t = super::embed::NullTextArg::Error)]
+    pub null_text: super::embed::NullTextArg,
     #[command(flatten)]
     pub device: super::DeviceArgs,
 }
@@ -122,16 +129,16 @@ struct Writer {
 }
 
 impl Writer {
-    fn chunk(
+    /// The relations of each document (spans linked when indexes were given), counted.
+    fn extract(
         &mut self,
         extractor: &Extractor,
         batch: usize,
-        docs: &[(Document, Record)],
+        plain: &[Document],
         bar: &indicatif::ProgressBar,
-    ) -> Result<()> {
-        let plain: Vec<Document> = docs.iter().map(|(d, _)| d.clone()).collect();
+    ) -> Result<Vec<biolore_extract::AdeSentence>> {
         let base = self.sentences;
-        let mut found = extract_documents(extractor, &plain, batch, &mut |n| {
+        let mut found = extract_documents(extractor, plain, batch, &mut |n| {
             bar.set_position((base + n) as u64)
         })?;
         if self.effects.is_some() || self.drugs.is_some() {
@@ -148,9 +155,22 @@ impl Writer {
             .iter()
             .map(|d| document_sentences(d).len())
             .sum::<usize>();
+        self.documents += found.len();
+        self.relations += found.iter().map(|f| f.relations.len()).sum::<usize>();
+        Ok(found)
+    }
+
+    /// Extracts from a chunk of documents and writes each one's result.
+    fn chunk(
+        &mut self,
+        extractor: &Extractor,
+        batch: usize,
+        docs: &[(Document, Record)],
+        bar: &indicatif::ProgressBar,
+    ) -> Result<()> {
+        let plain: Vec<Document> = docs.iter().map(|(d, _)| d.clone()).collect();
+        let found = self.extract(extractor, batch, &plain, bar)?;
         for ((doc, record), f) in docs.iter().zip(&found) {
-            self.documents += 1;
-            self.relations += f.relations.len();
             match self.format {
                 ExtractFormat::Text => writeln!(self.out, "{}", serde_json::to_string(f)?)?,
                 ExtractFormat::Jsonl => {
@@ -175,7 +195,9 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     let device = args.device.device()?;
     let extractor = Extractor::load(&args.model, &device)
         .with_context(|| format!("loading the extractor {}", args.model.display()))?;
-    let out = crate::output::TextOut::open(args.out.as_deref())?;
+    let parquet = biolore_columnar::is_parquet(&args.input);
+    // A Parquet input writes its own Parquet file (below); text formats go through this.
+    let out = crate::output::TextOut::open(if parquet { None } else { args.out.as_deref() })?;
     let mut writer = Writer {
         out,
         format: args.format,
@@ -203,6 +225,18 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         bar.set_style(style);
     }
     let chunk = args.chunk.max(1);
+    if parquet {
+        let rows = extract_parquet(&args, &extractor, &mut writer, &bar)?;
+        bar.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{rows} rows, {} sentences in {secs:.1}s ({:.1} sentences/s): {} relations",
+            writer.sentences,
+            writer.sentences as f64 / secs.max(1e-9),
+            writer.relations
+        );
+        return Ok(());
+    }
     match args.format {
         ExtractFormat::Text | ExtractFormat::Jsonl => {
             // Line by line, a chunk of documents at a time: memory stays bounded on any input size.
@@ -275,4 +309,75 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         sentences as f64 / secs.max(1e-9),
     );
     Ok(())
+}
+
+/// `extract` over a Parquet file: row group by row group, every input column kept and
+/// `relations` appended, written to `OUT.partial` and renamed when complete. Returns the rows.
+fn extract_parquet(
+    args: &ExtractArgs,
+    extractor: &Extractor,
+    writer: &mut Writer,
+    bar: &indicatif::ProgressBar,
+) -> Result<u64> {
+    use biolore_columnar::{RelationCell, SpanCell};
+    let input = args.input.as_path();
+    let output = crate::output::parquet_output(args.out.as_deref(), input)?;
+    let batches = biolore_columnar::ParquetBatches::open(input, args.chunk.max(1))?;
+    let in_schema = batches.schema();
+    biolore_columnar::require_column(&in_schema, &args.field)
+        .with_context(|| format!("{} (--field)", input.display()))?;
+    let schema = biolore_columnar::schema_with_relations(&in_schema, "relations")
+        .with_context(|| format!("{}", input.display()))?;
+    let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
+    let (mut first, mut nulls) = (0u64, 0u64);
+    for batch in batches {
+        let batch = batch?;
+        let texts =
+            biolore_columnar::text_column(&batch, &args.field, first, args.null_text.into())
+                .with_context(|| format!("{}", input.display()))?;
+        let docs: Vec<Document> = texts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| Document::from_text(&(first + i as u64).to_string(), t)))
+            .collect();
+        let found = writer.extract(extractor, args.batch_size, &docs, bar)?;
+        let mut results = found.iter();
+        let rows: Vec<Option<Vec<RelationCell>>> = texts
+            .iter()
+            .map(|t| {
+                t.and_then(|_| results.next()).map(|f| {
+                    f.relations
+                        .iter()
+                        .map(|r| RelationCell {
+                            drug: SpanCell {
+                                start: r.drug.start,
+                                end: r.drug.end,
+                                text: &r.drug.text,
+                            },
+                            effect: SpanCell {
+                                start: r.effect.start,
+                                end: r.effect.end,
+                                text: &r.effect.text,
+                            },
+                            score: r.score.map(|s| s as f32),
+                            drug_concept: r.drug_concept.as_ref().map(|c| c.id.as_str()),
+                            effect_concept: r.effect_concept.as_ref().map(|c| c.id.as_str()),
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        nulls += rows.iter().filter(|r| r.is_none()).count() as u64;
+        sink.write(&biolore_columnar::with_relations(
+            &batch,
+            "relations",
+            &rows,
+        )?)?;
+        first += batch.num_rows() as u64;
+    }
+    let rows = sink.finish()?;
+    if nulls > 0 {
+        eprintln!("extract: {nulls} of {rows} rows had a null text; their relations are null");
+    }
+    Ok(rows)
 }
