@@ -5,6 +5,7 @@
 pub mod candidates_column;
 pub mod embedding_column;
 pub mod error;
+pub mod list_column;
 pub mod parquet_stream;
 pub mod relations_column;
 pub mod text_column;

@@ -4,13 +4,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, Float32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
-};
-use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_array::{Float32Array, Int64Array, RecordBatch, StringArray, StructArray};
 use arrow_schema::{DataType, Field, Fields, Schema};
 
-use crate::{ColumnarError, Result};
+use crate::Result;
 
 /// A span of a row's text, in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +84,6 @@ pub fn with_relations(
     name: &str,
     rows: &[Option<Vec<RelationCell<'_>>>],
 ) -> Result<RecordBatch> {
-    if rows.len() != batch.num_rows() {
-        return Err(ColumnarError::Rows {
-            given: rows.len(),
-            rows: batch.num_rows(),
-        });
-    }
-    let schema = schema_with_relations(&batch.schema(), name)?;
     let cells: Vec<&RelationCell> = rows.iter().flatten().flatten().collect();
     let drugs: Vec<&SpanCell> = cells.iter().map(|c| &c.drug).collect();
     let effects: Vec<&SpanCell> = cells.iter().map(|c| &c.effect).collect();
@@ -110,37 +100,12 @@ pub fn with_relations(
         ],
         None,
     )?;
-    let lengths = rows.iter().map(|r| r.as_ref().map_or(0, Vec::len));
-    let nulls = rows
-        .iter()
-        .any(Option::is_none)
-        .then(|| NullBuffer::from_iter(rows.iter().map(Option::is_some)));
-    let list = ListArray::try_new(
-        item_field(),
-        OffsetBuffer::from_lengths(lengths),
-        Arc::new(items),
-        nulls,
-    )?;
-    let mut columns: Vec<Arc<dyn Array>> = batch.columns().to_vec();
-    columns.push(Arc::new(list));
-    Ok(RecordBatch::try_new(schema, columns)?)
+    crate::list_column::append_list(batch, name, item_field(), Arc::new(items), rows)
 }
 
 /// The schema [`with_relations`] gives a batch of schema `input`.
 pub fn schema_with_relations(input: &Schema, name: &str) -> Result<Arc<Schema>> {
-    if input.field_with_name(name).is_ok() {
-        return Err(ColumnarError::ColumnExists(name.to_string()));
-    }
-    let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(
-        name,
-        DataType::List(item_field()),
-        true,
-    )));
-    Ok(Arc::new(Schema::new_with_metadata(
-        fields,
-        input.metadata().clone(),
-    )))
+    crate::list_column::schema_with_list(input, name, item_field())
 }
 
 #[cfg(test)]
@@ -149,6 +114,8 @@ mod tests {
     use arrow_array::types::Int64Type;
 
     use super::*;
+    use crate::ColumnarError;
+    use arrow_array::Array;
 
     #[test]
     fn relations_and_nulls_land_in_their_rows() {
