@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// What can go wrong while linking or evaluating.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// The encoder failed.
+    /// The encoder or the generator (both model-library errors) failed.
     #[error(transparent)]
     Encoder(#[from] biolore_encoder::EncoderError),
     /// The index failed.

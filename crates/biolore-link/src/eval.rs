@@ -10,7 +10,8 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::linker::{Candidate, Linker};
+use crate::linker::Candidate;
+use crate::mention_ranker::MentionRanker;
 use crate::queries::{abbreviations, prepare_annotation, QueryOptions};
 use biolore_kb::normalize_id;
 use biolore_text::Document;
@@ -148,13 +149,17 @@ pub struct EvalReport {
 }
 
 /// Evaluates `linker` on the documents' gold mentions.
-pub fn evaluate(linker: &Linker, docs: &[Document], options: QueryOptions) -> Result<EvalReport> {
+pub fn evaluate(
+    linker: &dyn MentionRanker,
+    docs: &[Document],
+    options: QueryOptions,
+) -> Result<EvalReport> {
     let (queries, stats) = prepare(docs, options);
     let texts: Vec<&str> = queries
         .iter()
         .flat_map(|q| q.parts.iter().map(String::as_str))
         .collect();
-    let mut candidates = linker.link(&texts, 5)?.into_iter();
+    let mut candidates = linker.rank_texts(&texts, 5)?.into_iter();
     let (mut hit1, mut hit5) = (0usize, 0usize);
     let mut errors = Vec::new();
     for q in &queries {

@@ -7,7 +7,6 @@ use biolore_index::Index;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::queries::PreparedMention;
 
 /// One ranked concept for a mention.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,6 +64,11 @@ impl Linker {
         &self.index
     }
 
+    /// The shared index.
+    pub fn shared_index(&self) -> &Arc<Index> {
+        &self.index
+    }
+
     /// The encoder.
     pub fn encoder(&self) -> &Arc<Encoder> {
         &self.encoder
@@ -78,23 +82,6 @@ impl Linker {
     /// The `k` best concepts for query vectors already embedded with the index's model.
     pub fn rank(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Candidate>> {
         rank(&self.index, queries, k, self.approximate)
-    }
-
-    /// The `k` best concepts for each part of each prepared mention: `out[m][p]`.
-    pub fn link_prepared(
-        &self,
-        prepared: &[PreparedMention],
-        k: usize,
-    ) -> Result<Vec<Vec<Vec<Candidate>>>> {
-        let texts: Vec<&str> = prepared
-            .iter()
-            .flat_map(|q| q.parts.iter().map(String::as_str))
-            .collect();
-        let mut ranked = self.link(&texts, k)?.into_iter();
-        Ok(prepared
-            .iter()
-            .map(|q| ranked.by_ref().take(q.parts.len()).collect())
-            .collect())
     }
 
     /// The `k` best concepts for each mention, best first.

@@ -48,6 +48,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The linker for `/link` (the served model and index), if an index is served.
     pub linker: Option<biolore_link::Linker>,
+    /// A generative or hybrid linker that answers `/link` instead of the dense one (it runs
+    /// its own model calls, outside the batching queue).
+    pub ranker: Option<Arc<dyn biolore_link::MentionRanker>>,
     /// The adverse-drug-event extractor for `/extract`, if one is served.
     pub extractor: Option<Arc<biolore_extract::Extractor>>,
     /// The API key clients must send, if any.
@@ -115,6 +118,7 @@ impl AppState {
                 )
                 .approximate(served.approximate)
             }),
+            ranker: None,
             extractor: None,
             api_key: api_key.filter(|k| !k.is_empty()),
         })

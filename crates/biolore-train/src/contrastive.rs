@@ -5,6 +5,9 @@
 //! batch, and each micro-batch is then re-run with gradients and given its slice of that gradient
 //! (the "gradient cache" method). The result equals one large-batch step — every pair sees every
 //! other pair of the batch as a negative — while memory holds one micro-batch at a time.
+//!
+//! Pairs may carry a hard negative (a wrong concept's name, see [`crate::link_pairs`]): the
+//! negatives are embedded as a third side and join every text's choice of names.
 
 use std::ops::Range;
 
@@ -12,9 +15,9 @@ use candle_core::{Tensor, Var};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::loss::{surrogate, symmetric_mnrl};
+use crate::loss::{mnrl_with_negatives, surrogate};
 use crate::model::TrainableModel;
-use crate::pairs::Pair;
+use crate::pairs::{Negative, Pair};
 use crate::sampler::EpochBatches;
 use crate::step::{chunks, embed, gradients, job_seed, parallel_map, tokenize, Gradients, Job};
 use crate::trainer::Objective;
@@ -62,46 +65,65 @@ impl Objective for Contrastive<'_> {
     fn data_identity(&self) -> String {
         let first = self.pairs.first().map(|p| p.name.as_str()).unwrap_or("");
         let last = self.pairs.last().map(|p| p.text.as_str()).unwrap_or("");
-        format!("{} pairs|{first}|{last}", self.pairs.len())
+        let negatives = self.pairs.iter().filter(|p| p.negative.is_some()).count();
+        if negatives == 0 {
+            format!("{} pairs|{first}|{last}", self.pairs.len())
+        } else {
+            format!(
+                "{} pairs|{first}|{last}|{negatives} negatives",
+                self.pairs.len()
+            )
+        }
     }
 
     fn gradients(&mut self, model: &TrainableModel, step: usize) -> Result<(Gradients, usize)> {
         let batch = self.batches.batch(step);
         let c = &self.config;
-        let names: Vec<&str> = batch.iter().map(|&i| self.pairs[i].name.as_str()).collect();
-        let texts: Vec<&str> = batch.iter().map(|&i| self.pairs[i].text.as_str()).collect();
+        let pairs: Vec<&Pair> = batch.iter().map(|&i| &self.pairs[i]).collect();
+        let negatives: Vec<&Negative> = pairs.iter().filter_map(|p| p.negative.as_ref()).collect();
         let fast = model.fast();
-        let a = tokenize(fast, &names, c.max_length)?;
-        let b = tokenize(fast, &texts, c.max_length)?;
-        // Micro-batches: names first, then their partners; each side sorted by length so that
-        // texts of similar length share a micro-batch (less padding).
-        let order_a = by_length(&a);
-        let order_b = by_length(&b);
-        let parts: Vec<(bool, Range<usize>)> = chunks(a.len(), c.micro_batch)
-            .into_iter()
-            .map(|r| (false, r))
-            .chain(
-                chunks(b.len(), c.micro_batch)
+        // Sides: names, their partners, and the hard negatives when the pairs have any.
+        let mut sides = vec![
+            tokenize(
+                fast,
+                &pairs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+                c.max_length,
+            )?,
+            tokenize(
+                fast,
+                &pairs.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(),
+                c.max_length,
+            )?,
+        ];
+        if !negatives.is_empty() {
+            let names: Vec<&str> = negatives.iter().map(|n| n.name.as_str()).collect();
+            sides.push(tokenize(fast, &names, c.max_length)?);
+        }
+        // Micro-batches side by side, each side sorted by length so that texts of similar
+        // length share a micro-batch (less padding).
+        let orders: Vec<Vec<usize>> = sides.iter().map(|s| by_length(s)).collect();
+        let parts: Vec<(usize, Range<usize>)> = sides
+            .iter()
+            .enumerate()
+            .flat_map(|(k, s)| {
+                chunks(s.len(), c.micro_batch)
                     .into_iter()
-                    .map(|r| (true, r)),
-            )
+                    .map(move |r| (k, r))
+            })
             .collect();
         let tokens: Vec<Vec<Vec<u32>>> = parts
             .iter()
-            .map(|(is_b, r)| {
-                let (order, side) = if *is_b {
-                    (&order_b, &b)
-                } else {
-                    (&order_a, &a)
-                };
-                order[r.clone()].iter().map(|&i| side[i].clone()).collect()
+            .map(|(k, r)| {
+                orders[*k][r.clone()]
+                    .iter()
+                    .map(|&i| sides[*k][i].clone())
+                    .collect()
             })
             .collect();
         let t0 = std::time::Instant::now();
         let cached = parallel_map(parts.len(), |j| {
             embed(fast, &tokens[j], c.dropout, job_seed(c.seed, step, j))
         })?;
-        let split = parts.iter().filter(|(is_b, _)| !is_b).count();
         // Back to pair order for the loss.
         let device = fast.device();
         let unsort = |order: &[usize], parts: &[Tensor]| -> Result<Tensor> {
@@ -112,9 +134,30 @@ impl Objective for Contrastive<'_> {
             let inverse = Tensor::from_vec(inverse, order.len(), device)?;
             Ok(Tensor::cat(parts, 0)?.index_select(&inverse, 0)?)
         };
-        let ea = Var::from_tensor(&unsort(&order_a, &cached[..split])?)?;
-        let eb = Var::from_tensor(&unsort(&order_b, &cached[split..])?)?;
-        let loss = symmetric_mnrl(ea.as_tensor(), eb.as_tensor(), c.scale)?;
+        let mut vars = Vec::with_capacity(sides.len());
+        let mut first_part = 0;
+        for (k, order) in orders.iter().enumerate() {
+            let n_parts = parts.iter().filter(|(side, _)| *side == k).count();
+            let side = unsort(order, &cached[first_part..first_part + n_parts])?;
+            vars.push(Var::from_tensor(&side)?);
+            first_part += n_parts;
+        }
+        // A negative that is another pair's concept is a right answer for that pair.
+        let excluded: Vec<f32> = pairs
+            .iter()
+            .flat_map(|p| {
+                negatives
+                    .iter()
+                    .map(move |n| if n.concept == p.concept { 1.0 } else { 0.0 })
+            })
+            .collect();
+        let excluded = Tensor::from_vec(excluded, (pairs.len(), negatives.len()), device)?;
+        let loss = mnrl_with_negatives(
+            vars[0].as_tensor(),
+            vars[1].as_tensor(),
+            vars.get(2).map(|v| (v.as_tensor(), &excluded)),
+            c.scale,
+        )?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         let store = loss.backward()?;
         let missing = || TrainError::Mismatch("the loss has no gradient".into());
@@ -123,13 +166,16 @@ impl Objective for Contrastive<'_> {
             let idx: Vec<u32> = order.iter().map(|&i| i as u32).collect();
             Ok(g.index_select(&Tensor::from_vec(idx, order.len(), device)?, 0)?)
         };
-        let ga = sorted(store.get(ea.as_tensor()).ok_or_else(missing)?, &order_a)?;
-        let gb = sorted(store.get(eb.as_tensor()).ok_or_else(missing)?, &order_b)?;
+        let side_grads: Vec<Tensor> = vars
+            .iter()
+            .zip(&orders)
+            .map(|(v, order)| sorted(store.get(v.as_tensor()).ok_or_else(missing)?, order))
+            .collect::<Result<_>>()?;
         let jobs: Vec<Job> = parts
             .iter()
             .zip(tokens)
-            .map(|((is_b, r), tokens)| -> Result<Job> {
-                let g = if *is_b { &gb } else { &ga }.narrow(0, r.start, r.len())?;
+            .map(|((k, r), tokens)| -> Result<Job> {
+                let g = side_grads[*k].narrow(0, r.start, r.len())?;
                 Ok(Job {
                     tokens,
                     loss: Box::new(move |emb: &Tensor| surrogate(emb, &g)),

@@ -27,6 +27,9 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// Linking (mining hard negatives) failed.
+    #[error(transparent)]
+    Link(#[from] biolore_link::LinkError),
     /// A document file is malformed.
     #[error(transparent)]
     Text(#[from] biolore_text::TextError),

@@ -5,7 +5,9 @@
 //! InfoNCE) or [`distill`] (phase 2, self-distillation) through [`step`] (gradients from worker
 //! threads), [`optim`] (AdamW, schedule, clipping) and [`checkpoint`] (resumable runs) → a
 //! sentence-transformers folder ([`model`]); [`average`] is phase 3, [`relatedness`] the
-//! EHR-Rel evaluation, [`log`] the loss curve.
+//! EHR-Rel evaluation, [`log`] the loss curve. [`link_pairs`] turns an annotated corpus into
+//! (mention, gold name, hard negative) pairs for fine-tuning a dense linker with the same
+//! [`contrastive`] objective.
 //!
 //! The trainer trains any model that implements [`Trainable`]: sentence encoders
 //! ([`TrainableModel`]) and decoders ([`TrainableDecoder`], trained by the
@@ -19,6 +21,7 @@ pub mod decoder;
 pub mod distill;
 pub mod error;
 pub mod language_model;
+pub mod link_pairs;
 pub mod log;
 pub mod loss;
 pub mod model;
@@ -35,5 +38,5 @@ pub use config::TrainConfig;
 pub use decoder::TrainableDecoder;
 pub use error::{Result, TrainError};
 pub use model::TrainableModel;
-pub use pairs::{Pair, PairKind};
+pub use pairs::{Negative, Pair, PairKind};
 pub use parameters::{Parameters, Trainable};

@@ -26,6 +26,32 @@ pub fn symmetric_mnrl(a: &Tensor, b: &Tensor, scale: f64) -> Result<Tensor> {
     (forward + backward)? / 2.0
 }
 
+/// Multiple-negatives ranking loss with hard negatives: each text `b_i` picks its name `a_i`
+/// among all names `a` and all hard negatives `c`, and each name picks its text among all `b`.
+///
+/// `excluded` is `[rows of b, rows of c]`, 1 where a negative is in fact a right answer for that
+/// text (another pair's negative can be this pair's concept); those scores are left out. Without
+/// negatives it equals [`symmetric_mnrl`].
+pub fn mnrl_with_negatives(
+    a: &Tensor,
+    b: &Tensor,
+    c: Option<(&Tensor, &Tensor)>,
+    scale: f64,
+) -> Result<Tensor> {
+    let Some((c, excluded)) = c else {
+        return symmetric_mnrl(a, b, scale);
+    };
+    let (n, _) = a.dims2()?;
+    let (na, nb, nc) = (normalize_rows(a)?, normalize_rows(b)?, normalize_rows(c)?);
+    let labels = Tensor::arange(0u32, n as u32, a.device())?;
+    let to_names = (nb.matmul(&na.t()?)? * scale)?;
+    let to_negatives = ((nb.matmul(&nc.t()?)? * scale)? - (excluded * 1e4)?)?;
+    let forward =
+        candle_nn::loss::cross_entropy(&Tensor::cat(&[&to_names, &to_negatives], 1)?, &labels)?;
+    let backward = candle_nn::loss::cross_entropy(&to_names.t()?.contiguous()?, &labels)?;
+    (forward + backward)? / 2.0
+}
+
 /// Mean cosine distance `1 - cos(student_i, target_i)` over rows.
 pub fn cosine_distance(student: &Tensor, target: &Tensor) -> Result<Tensor> {
     let cos = (normalize_rows(student)? * normalize_rows(target)?)?.sum(D::Minus1)?;
@@ -75,6 +101,35 @@ mod tests {
         let expected = (forward + backward) / 2.0;
         let got = scalar(symmetric_mnrl(&a, &b, 2.0).unwrap());
         assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    }
+
+    #[test]
+    fn hard_negatives_enter_the_text_side_and_exclusions_drop_out() {
+        let a = t(&[[1.0, 0.0], [0.0, 2.0]]);
+        let b = t(&[[3.0, 0.0], [1.0, 1.0]]);
+        let c = t(&[[1.0, 1.0], [-1.0, 0.0]]);
+        let none = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
+        let plain = scalar(symmetric_mnrl(&a, &b, 2.0).unwrap());
+        assert!((scalar(mnrl_with_negatives(&a, &b, None, 2.0).unwrap()) - plain).abs() < 1e-6);
+        let with = scalar(mnrl_with_negatives(&a, &b, Some((&c, &none)), 2.0).unwrap());
+        assert!(
+            with > plain,
+            "negatives add terms to the softmax: {with} vs {plain}"
+        );
+        // Excluding every negative gives the plain loss back.
+        let all = Tensor::ones((2, 2), DType::F32, &Device::Cpu).unwrap();
+        let excluded = scalar(mnrl_with_negatives(&a, &b, Some((&c, &all)), 2.0).unwrap());
+        assert!((excluded - plain).abs() < 1e-5, "{excluded} vs {plain}");
+        // By hand: each text's row holds its scaled cosines with a0, a1, c0, c1.
+        let s = 1.0 / 2f64.sqrt();
+        let row1 = [2.0 * s, 2.0 * s, 2.0, -2.0 * s];
+        let row0 = [2.0, 0.0, 2.0 * s, -2.0];
+        let ce = |row: [f64; 4], k: usize| row.iter().map(|x| x.exp()).sum::<f64>().ln() - row[k];
+        let forward = (ce(row0, 0) + ce(row1, 1)) / 2.0;
+        let m = [[2.0, 2.0 * s], [0.0, 2.0 * s]];
+        let ce2 = |row: [f64; 2], k: usize| (row[0].exp() + row[1].exp()).ln() - row[k];
+        let backward = (ce2(m[0], 0) + ce2(m[1], 1)) / 2.0;
+        assert!((with - (forward + backward) / 2.0).abs() < 1e-5);
     }
 
     #[test]

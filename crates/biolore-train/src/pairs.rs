@@ -16,6 +16,8 @@ pub enum PairKind {
     Description,
     /// Another name of the same concept.
     Synonym,
+    /// A mention of the concept annotated in a corpus (dense-linker fine-tuning).
+    Mention,
 }
 
 impl PairKind {
@@ -25,6 +27,7 @@ impl PairKind {
             "definition" | "definitions" => Some(PairKind::Definition),
             "description" | "descriptions" => Some(PairKind::Description),
             "synonym" | "synonyms" => Some(PairKind::Synonym),
+            "mention" | "mentions" => Some(PairKind::Mention),
             _ => None,
         }
     }
@@ -39,8 +42,20 @@ pub struct Pair {
     pub kind: PairKind,
     /// A name of the concept.
     pub name: String,
-    /// The definition, description or synonym.
+    /// The definition, description, synonym or mention.
     pub text: String,
+    /// A name of another concept that `text` must not land near (a hard negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<Negative>,
+}
+
+/// A hard negative: a name of a concept other than the pair's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Negative {
+    /// The other concept's id.
+    pub concept: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// Most parents and relations a description mentions.
@@ -131,6 +146,7 @@ pub fn build_pairs(kb: &KnowledgeBase, options: &PairOptions) -> Vec<Pair> {
                     kind,
                     name: name.to_string(),
                     text: text.to_string(),
+                    negative: None,
                 });
             }
         };

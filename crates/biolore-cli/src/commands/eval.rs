@@ -63,6 +63,8 @@ pub struct EvalLinkArgs {
     pub errors: PathBuf,
     #[command(flatten)]
     pub index: IndexArgs,
+    #[command(flatten)]
+    pub choice: super::link::LinkerChoiceArgs,
 }
 
 /// Runs `biolore eval …`.
@@ -79,7 +81,10 @@ pub fn run(command: EvalCommand) -> Result<()> {
         .context("eval link needs --index (build one with `biolore index build`)")?;
     let docs = biolore_text::read(&args.corpus, biolore_text::Format::from_path(&args.corpus))?;
     let opened = args.index.open()?;
-    let mut report = evaluate(&opened.linker, &docs, args.index.queries())
+    let ranker = args
+        .choice
+        .open(opened.linker.clone(), &args.index.device.device()?)?;
+    let mut report = evaluate(ranker.as_ref(), &docs, args.index.queries())
         .with_context(|| format!("evaluating on {}", args.corpus.display()))?;
     report.added_names = opened.added;
     {
@@ -97,6 +102,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         v["errors_file"] = serde_json::Value::String(args.errors.display().to_string());
         v["index"] = serde_json::Value::String(index_dir.display().to_string());
         v["corpus"] = serde_json::Value::String(args.corpus.display().to_string());
+        v["linker"] = serde_json::Value::String(ranker.kind().to_string());
         println!("{v}");
     } else {
         let s = &report.stats;

@@ -107,6 +107,75 @@ impl IndexArgs {
     }
 }
 
+/// Linker kinds, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LinkerArg {
+    /// Nearest names by sentence vectors (the index's model).
+    Dense,
+    /// A decoder writes a KB name, constrained by the trie of the KB's names (needs --generator).
+    Generative,
+    /// The generator re-scores the dense linker's top concepts (needs --generator).
+    Hybrid,
+}
+
+/// Which linker answers, and its generator.
+#[derive(Args, Debug, Clone)]
+pub struct LinkerChoiceArgs {
+    /// Which linker ranks the concepts.
+    #[arg(long, value_enum, default_value = "dense")]
+    pub linker: LinkerArg,
+    /// The generator for --linker generative|hybrid: a folder from `train link-generative` or
+    /// `train lm`, a GGUF file, or a name under ./models.
+    #[arg(long)]
+    pub generator: Option<String>,
+    /// Beam size of the constrained search.
+    #[arg(long, default_value_t = biolore_link::generative::DEFAULT_BEAMS)]
+    pub beams: usize,
+    /// Dense candidates the hybrid re-scores.
+    #[arg(long, default_value_t = biolore_link::hybrid::DEFAULT_DEPTH)]
+    pub hybrid_depth: usize,
+    /// The generator's share of the hybrid's score, between 0 and 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub hybrid_weight: f32,
+}
+
+impl LinkerChoiceArgs {
+    /// The chosen linker over `dense`'s index.
+    pub fn open(
+        &self,
+        dense: biolore_link::Linker,
+        device: &candle_core::Device,
+    ) -> Result<std::sync::Arc<dyn biolore_link::MentionRanker>> {
+        let kind = match self.linker {
+            LinkerArg::Dense => biolore_link::LinkerKind::Dense,
+            LinkerArg::Generative => biolore_link::LinkerKind::Generative,
+            LinkerArg::Hybrid => biolore_link::LinkerKind::Hybrid,
+        };
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.hybrid_weight),
+            "--hybrid-weight must lie between 0 and 1, not {}",
+            self.hybrid_weight
+        );
+        let options = match &self.generator {
+            Some(g) => {
+                let path = super::generate::resolve_decoder(g)?;
+                let mut o = biolore_link::GeneratorOptions::new(path);
+                o.beams = self.beams;
+                o.depth = self.hybrid_depth;
+                o.weight = self.hybrid_weight;
+                Some(o)
+            }
+            None => None,
+        };
+        biolore_link::open_ranker(kind, dense, options.as_ref(), device).with_context(
+            || match &self.generator {
+                Some(g) => format!("opening the generator {g}"),
+                None => "opening the linker".to_string(),
+            },
+        )
+    }
+}
+
 /// Input formats of `biolore link --input`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LinkFormat {
@@ -153,6 +222,8 @@ pub struct LinkArgs {
     pub null_text: super::embed::NullTextArg,
     #[command(flatten)]
     pub index: IndexArgs,
+    #[command(flatten)]
+    pub choice: LinkerChoiceArgs,
 }
 
 fn candidates_json(cands: &[Candidate]) -> Value {
@@ -201,9 +272,12 @@ pub fn run(args: LinkArgs) -> Result<()> {
         return Ok(());
     }
     let opened = args.index.open()?;
+    let ranker = args
+        .choice
+        .open(opened.linker.clone(), &args.index.device.device()?)?;
     let prepared: Vec<PreparedMention> = records.iter().map(|r| r.prepared.clone()).collect();
     let k = args.top_k.max(1);
-    let results = opened.linker.link_prepared(&prepared, k)?;
+    let results = ranker.rank_prepared(&prepared, k)?;
     let mut out = crate::output::TextOut::open(args.output.as_deref())?;
     for (record, parts) in records.into_iter().zip(results) {
         let MentionRecord { fields, prepared } = record;
@@ -272,6 +346,9 @@ fn link_parquet(args: &LinkArgs, input: &Path) -> Result<()> {
     let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)
         .with_context(|| format!("{}", input.display()))?;
     let opened = args.index.open()?;
+    let ranker = args
+        .choice
+        .open(opened.linker.clone(), &args.index.device.device()?)?;
     let queries = args.index.queries();
     let k = args.top_k.max(1);
     let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
@@ -292,7 +369,7 @@ fn link_parquet(args: &LinkArgs, input: &Path) -> Result<()> {
             .zip(&contexts)
             .filter_map(|(m, c)| m.map(|m| prepare_mention(m, *c, false, queries)))
             .collect();
-        let mut results = opened.linker.link_prepared(&prepared, k)?.into_iter();
+        let mut results = ranker.rank_prepared(&prepared, k)?.into_iter();
         let ranked: Vec<Option<Vec<Candidate>>> = mentions
             .iter()
             .map(|m| {

@@ -40,6 +40,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub served_model_name: Option<String>,
     #[command(flatten)]
+    pub choice: super::link::LinkerChoiceArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     /// Inference worker threads (default: all cores).
     #[arg(long)]
@@ -142,6 +144,12 @@ pub fn state(args: &ServeArgs) -> Result<Arc<AppState>> {
     });
     let device = args.device.device()?;
     let mut state = AppState::new(encoder, model_id, limits, index, args.api_key.clone())?;
+    if args.choice.linker != super::link::LinkerArg::Dense {
+        let dense = state.linker.clone().context(
+            "--linker generative|hybrid needs --index (the KB whose names the generator writes)",
+        )?;
+        state.ranker = Some(args.choice.open(dense, &device)?);
+    }
     if let Some(dir) = &args.extractor {
         let extractor = biolore_extract::Extractor::load(dir, &device)
             .with_context(|| format!("loading the extractor {}", dir.display()))?;

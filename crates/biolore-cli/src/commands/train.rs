@@ -33,6 +33,10 @@ pub enum TrainCommand {
     Distill(DistillArgs),
     /// Fine-tune a decoder (GGUF or Hugging Face folder) on prompt/completion pairs (JSONL).
     Lm(LmArgs),
+    /// Fine-tune a dense linker on a corpus' annotated mentions (gold names, hard negatives mined from an index).
+    LinkDense(LinkDenseArgs),
+    /// Train a generator to write the KB name of a mention's concept (generative linking).
+    LinkGenerative(LinkGenerativeArgs),
     /// Train an adverse-drug-event extractor (encoder + pair tagger) on a labels file or a gold corpus.
     Extractor(ExtractorArgs),
 }
@@ -82,6 +86,72 @@ pub struct SelfTrainArgs {
     /// Passes over teacher labels plus pseudo-labels in each round (default: --epochs).
     #[arg(long)]
     pub self_train_epochs: Option<f64>,
+}
+
+/// Arguments of `biolore train link-dense`.
+#[derive(Args, Debug)]
+pub struct LinkDenseArgs {
+    /// Index of the KB to link to, built with the model to train: its concepts give the gold
+    /// names, and its ranking the hard negatives.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Training corpus with gold concept ids (PubTator; `.json` BioC; `.jsonl` documents).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Model to start from (default: the model the index was built with).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Output folder (a sentence-transformers model; checkpoints under checkpoints/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Passes over the pairs when --steps is not given.
+    #[arg(long, default_value_t = 2.0)]
+    pub epochs: f64,
+    /// Concepts ranked per mention when mining its hard negative (0: in-batch negatives only).
+    #[arg(long, default_value_t = 10)]
+    pub negatives_depth: usize,
+    /// Do not expand abbreviations defined in the documents.
+    #[arg(long)]
+    pub no_abbreviations: bool,
+    /// Also write the pairs (JSONL, with their negatives) to this file.
+    #[arg(long)]
+    pub pairs_out: Option<PathBuf>,
+    /// In-batch score scale.
+    #[arg(long)]
+    pub scale: Option<f64>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Arguments of `biolore train link-generative`.
+#[derive(Args, Debug)]
+pub struct LinkGenerativeArgs {
+    /// Index of the KB to link to (its KB gives the target names; any model's index will do).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Training corpus with gold concept ids (PubTator; `.json` BioC; `.jsonl` documents).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Decoder to start from: a GGUF file (dequantized to float32), a folder, or a name under ./models.
+    #[arg(long, short = 'm', default_value = super::generate::DEFAULT_DECODER)]
+    pub model: String,
+    /// Output folder (a Hugging Face decoder folder; checkpoints under checkpoints/).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Target names per mention: the gold concept's names closest to it (ANGEL: 3).
+    #[arg(long, default_value_t = 3)]
+    pub synonyms: usize,
+    /// Also this many KB-guided examples (a synonym → its concept's preferred name), sampled.
+    #[arg(long, default_value_t = 0)]
+    pub kb_examples: usize,
+    /// Passes over the examples when --steps is not given.
+    #[arg(long, default_value_t = 1.0)]
+    pub epochs: f64,
+    /// Do not expand abbreviations defined in the documents.
+    #[arg(long)]
+    pub no_abbreviations: bool,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Arguments of `biolore train lm`.
@@ -347,6 +417,8 @@ pub fn run(command: TrainCommand) -> Result<()> {
         TrainCommand::Contrastive(args) => contrastive(args),
         TrainCommand::Distill(args) => distill(args),
         TrainCommand::Lm(args) => language_model(args),
+        TrainCommand::LinkDense(args) => link_dense(args),
+        TrainCommand::LinkGenerative(args) => link_generative(args),
         TrainCommand::Extractor(args) => extractor(args),
     }
 }
@@ -466,7 +538,7 @@ fn extractor(args: ExtractorArgs) -> Result<()> {
         bar.finish_and_clear();
         summary.overlapping = overlapping;
         let pseudo_path = rounds_dir.join(format!("pseudo-{round}.jsonl"));
-        write_sentences(&pseudo, &pseudo_path)?;
+        write_jsonl(&pseudo, &pseudo_path)?;
         eprintln!(
             "round {round}: of {} unlabelled sentences, {} kept with {} relations, {} kept as negatives, {} uncertain (a relation under {}) left out; {overlapping} were labelled already → {}",
             summary.read,
@@ -524,9 +596,163 @@ fn train_extractor_round(
     Ok(())
 }
 
-/// Writes sentences as JSONL, atomically.
-fn write_sentences(sentences: &[biolore_extract::AdeSentence], path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
+fn link_dense(args: LinkDenseArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let defaults = TrainConfig {
+        lr: 2e-5,
+        max_length: 32,
+        checkpoint_every: 50,
+        ..TrainConfig::default()
+    };
+    let mut config = args.train.config_over(defaults)?;
+    if let Some(s) = args.scale {
+        config.scale = s;
+    }
+    let queries = biolore_link::QueryOptions {
+        expand_abbreviations: !args.no_abbreviations,
+    };
+    let docs = biolore_text::read(&args.corpus, biolore_text::Format::from_path(&args.corpus))
+        .with_context(|| format!("reading the corpus {}", args.corpus.display()))?;
+    let device = args.train.device.device()?;
+    let options = biolore_link::LinkerOptions {
+        index: Some(args.index.clone()),
+        queries,
+        ..Default::default()
+    };
+    let opened = biolore_link::open_linker(&options, &device, &mut biolore_link::build_quietly)
+        .with_context(|| format!("opening the index {}", args.index.display()))?;
+    let folder = match &args.model {
+        Some(m) => model_folder(m)?,
+        None => PathBuf::from(&opened.linker.index().manifest().model_path),
+    };
+    let mut bar: Option<ProgressBar> = None;
+    let mining = biolore_train::link_pairs::LinkPairOptions {
+        search_depth: args.negatives_depth,
+        queries,
+    };
+    let (pairs, stats) =
+        biolore_train::link_pairs::link_pairs(&docs, &opened.linker, mining, &mut |done, total| {
+            bar.get_or_insert_with(|| {
+                crate::progress::bar(total, "mentions searched for hard negatives", 64)
+            })
+            .set_position(done as u64)
+        })
+        .with_context(|| format!("making training pairs from {}", args.corpus.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    drop(opened);
+    eprintln!(
+        "link-dense: {} pairs ({} with a hard negative; the index ranks the gold concept first for {}) from {} annotations; left out: {} without id, {} composite, {} unknown to the KB, {} repeated",
+        stats.pairs,
+        stats.with_negative,
+        stats.ranked_first,
+        stats.annotations,
+        stats.without_id,
+        stats.composites,
+        stats.unknown_concept,
+        stats.duplicates
+    );
+    if let Some(path) = &args.pairs_out {
+        write_jsonl(&pairs, path)?;
+    }
+    if args.train.steps.is_none() {
+        config.steps = ((args.epochs * pairs.len() as f64) / config.batch_size.max(1) as f64)
+            .ceil()
+            .max(1.0) as usize;
+    }
+    let model = biolore_train::TrainableModel::load(&folder, &device)
+        .and_then(|m| m.freeze_layers(config.freeze_layers))
+        .with_context(|| format!("loading {}", folder.display()))?;
+    let mut objective = Contrastive::new(&pairs, &config)?;
+    eprintln!(
+        "{} steps of {} ({} batches per epoch) from {}; {} of {} parameters trained",
+        config.steps,
+        config.batch_size,
+        objective.batches_per_epoch(),
+        folder.display(),
+        model.trainable_count(),
+        model.parameter_count()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "pairs")?;
+    Ok(())
+}
+
+fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
+    super::set_threads(args.train.threads)?;
+    let defaults = TrainConfig {
+        batch_size: 16,
+        micro_batch: 4,
+        lr: 5e-5,
+        max_length: 96,
+        checkpoint_every: 50,
+        ..TrainConfig::default()
+    };
+    let mut config = args.train.config_over(defaults)?;
+    let docs = biolore_text::read(&args.corpus, biolore_text::Format::from_path(&args.corpus))
+        .with_context(|| format!("reading the corpus {}", args.corpus.display()))?;
+    let index = biolore_index::Index::open(&args.index)
+        .with_context(|| format!("opening the index {}", args.index.display()))?;
+    let kb = index.kb();
+    let queries = biolore_link::QueryOptions {
+        expand_abbreviations: !args.no_abbreviations,
+    };
+    let (mentions, stats) = biolore_train::link_pairs::gold_mentions(&docs, kb, queries);
+    anyhow::ensure!(
+        !mentions.is_empty(),
+        "no usable mentions in {}: of {} annotations, {} have no id or text, {} are composite, {} name no concept of the KB",
+        args.corpus.display(),
+        stats.annotations,
+        stats.without_id,
+        stats.composites,
+        stats.unknown_concept
+    );
+    let mut examples = biolore_train::link_pairs::generation_examples(&mentions, kb, args.synonyms);
+    let from_corpus = examples.len();
+    examples.extend(biolore_train::link_pairs::kb_examples(
+        kb,
+        args.kb_examples,
+        config.seed,
+    ));
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let data = args.out.join("link-examples.jsonl");
+    write_jsonl(&examples, &data)?;
+    eprintln!(
+        "link-generative: {} distinct mentions ({} repeated, {} composite, {} unknown to the KB left out) → {from_corpus} corpus examples + {} KB examples → {}",
+        mentions.len(),
+        stats.duplicates,
+        stats.composites,
+        stats.unknown_concept,
+        examples.len() - from_corpus,
+        data.display()
+    );
+    if args.train.steps.is_none() {
+        config.steps = ((args.epochs * examples.len() as f64) / config.batch_size.max(1) as f64)
+            .ceil()
+            .max(1.0) as usize;
+    }
+    let path = super::generate::resolve_decoder(&args.model)?;
+    let device = args.train.device.device()?;
+    let recipes::LanguageModelRun { model, examples } =
+        recipes::language_model(&path, &data, true, &config, &device)
+            .with_context(|| format!("preparing to train {}", path.display()))?;
+    let mut objective = LanguageModeling::new(&examples, &config)?;
+    let params = model.parameters();
+    eprintln!(
+        "{} steps of {}; {} of {} parameters trained",
+        config.steps,
+        config.batch_size,
+        params.trainable_count(),
+        params.count()
+    );
+    run_phase(&model, &mut objective, &config, &args.out, "examples")?;
+    Ok(())
+}
+
+/// Writes serializable records as JSONL, atomically.
+fn write_jsonl<T: serde::Serialize>(records: &[T], path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let partial = crate::output::partial_path(path);
@@ -534,8 +760,8 @@ fn write_sentences(sentences: &[biolore_extract::AdeSentence], path: &Path) -> R
         let file = std::fs::File::create(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
         let mut w = std::io::BufWriter::new(file);
-        for s in sentences {
-            serde_json::to_writer(&mut w, s)?;
+        for r in records {
+            serde_json::to_writer(&mut w, r)?;
             std::io::Write::write_all(&mut w, b"\n")?;
         }
         std::io::Write::flush(&mut w)?;
@@ -551,19 +777,7 @@ fn pairs(args: PairsArgs) -> Result<()> {
         ..Default::default()
     };
     let pairs = build_pairs(&kb, &options);
-    let partial = crate::output::partial_path(&args.out);
-    {
-        let file = std::fs::File::create(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        for p in &pairs {
-            serde_json::to_writer(&mut w, p)?;
-            std::io::Write::write_all(&mut w, b"\n")?;
-        }
-        std::io::Write::flush(&mut w)?;
-    }
-    std::fs::rename(&partial, &args.out)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    write_jsonl(&pairs, &args.out)?;
     let counts = count_by_kind(&pairs);
     eprintln!(
         "{} pairs ({} definition, {} description, {} synonym) from {} concepts → {}",

@@ -31,6 +31,22 @@ impl KvCache {
         Ok((k, v))
     }
 
+    /// The cache of the batch rows `rows` (repeats allowed): a beam search's surviving beams.
+    pub fn select(&self, rows: &Tensor) -> candle_core::Result<Self> {
+        Ok(Self {
+            keys: self
+                .keys
+                .as_ref()
+                .map(|k| k.index_select(rows, 0))
+                .transpose()?,
+            values: self
+                .values
+                .as_ref()
+                .map(|v| v.index_select(rows, 0))
+                .transpose()?,
+        })
+    }
+
     /// Drops every cached position after the first `len` (to reuse a shared prefix).
     pub fn truncate(&mut self, len: usize) -> candle_core::Result<()> {
         if len >= self.len() {
@@ -81,6 +97,25 @@ impl DecoderCache {
     /// The cache of layer `i`.
     pub fn layer_mut(&mut self, i: usize) -> Option<&mut KvCache> {
         self.layers.get_mut(i)
+    }
+
+    /// The cache of the batch rows `rows` in every layer (rows may repeat).
+    pub fn select(&self, rows: &[u32]) -> candle_core::Result<Self> {
+        let Some(device) = self
+            .layers
+            .iter()
+            .find_map(|l| l.keys.as_ref().map(Tensor::device))
+        else {
+            return Ok(self.clone());
+        };
+        let rows = Tensor::from_slice(rows, rows.len(), device)?;
+        Ok(Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.select(&rows))
+                .collect::<candle_core::Result<_>>()?,
+        })
     }
 
     /// Keeps only the first `len` positions in every layer.

@@ -270,7 +270,8 @@ impl LanguageModel {
         result
     }
 
-    fn check_room(&self, prompt_len: usize, max_new_tokens: usize) -> Result<()> {
+    /// Fails when `prompt_len + max_new_tokens` exceed the model's positions.
+    pub(crate) fn check_room(&self, prompt_len: usize, max_new_tokens: usize) -> Result<()> {
         let limit = self.decoder.config().max_position_embeddings;
         if prompt_len + max_new_tokens > limit {
             return Err(ModelError::InvalidArgument(format!(

@@ -176,16 +176,27 @@ pub async fn link(
         }
         queries.push(prepare_mention(mention, context.as_deref(), false, options).expanded);
     }
-    let encoded = state.encode("mentions", queries.clone(), true).await?;
     let k = req.top_k;
-    let ranked = tokio::task::spawn_blocking(move || {
-        let rows: Vec<Vec<f32>> = (0..encoded.len())
-            .map(|i| encoded.row(i).to_vec())
-            .collect();
-        linker.rank(&rows, k)
-    })
-    .await
-    .map_err(|_| ApiError::internal("index search failed"))?;
+    let ranked = if let Some(ranker) = state.ranker.clone() {
+        let texts = queries.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            ranker.rank_texts(&refs, k)
+        })
+        .await
+        .map_err(|_| ApiError::internal("linking failed"))?
+        .map_err(|e| ApiError::internal(format!("linking failed: {e}")))?
+    } else {
+        let encoded = state.encode("mentions", queries.clone(), true).await?;
+        tokio::task::spawn_blocking(move || {
+            let rows: Vec<Vec<f32>> = (0..encoded.len())
+                .map(|i| encoded.row(i).to_vec())
+                .collect();
+            linker.rank(&rows, k)
+        })
+        .await
+        .map_err(|_| ApiError::internal("index search failed"))?
+    };
     let results = mentions
         .into_iter()
         .zip(queries)
