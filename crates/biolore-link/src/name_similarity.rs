@@ -100,8 +100,12 @@ mod tests {
             "Ovarian Neoplasms",
         ];
         let tfidf = TrigramTfIdf::fit(names);
-        let idx = tfidf.closest("breast cancers", &names, 2);
-        assert_eq!(idx, vec![1, 0]);
+        let idx = tfidf.closest("breast cancers", &names, 4);
+        assert_eq!(idx[0], 1, "the name sharing most trigrams comes first");
+        assert_eq!(
+            idx[3], 3,
+            "a name sharing only 'neoplasms'-like trigrams comes last"
+        );
         assert!((tfidf.similarity("Breast Cancer", "breast cancer") - 1.0).abs() < 1e-5);
         assert_eq!(tfidf.similarity("", "breast"), 0.0);
         assert!(tfidf.closest("x", &[], 3).is_empty());
