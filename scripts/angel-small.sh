@@ -7,21 +7,28 @@
 #      indexes MEDIC again;
 #   3. the generator (`train link-generative`, SmolLM2-135M-Instruct dequantized to float32)
 #      learns to write up to SYNONYMS names of each training mention's gold concept;
-#   4. dev: dense base, dense fine-tuned, generative (beam search constrained by the trie of
-#      MEDIC's names) and hybrid (the generator re-scores the fine-tuned dense top 10) are
-#      scored with `eval link --json`.
+#   4. negative-aware training (`train link-dpo`, ANGEL): the generator's own top 5 for a sample
+#      of DPO_MENTIONS training mentions become (correct, wrong) pairs, trained with DPO
+#      (beta 0.1) against the positive-only generator; dev acc@1 on DPO_DEV_DOCS abstracts
+#      decides whether the DPO model or the positive-only one is kept;
+#   5. dev: dense base, dense fine-tuned, generative (beam search constrained by the trie of
+#      MEDIC's names; the model step 4 kept, and the positive-only one) and hybrid (the
+#      generator re-scores the fine-tuned dense top 10) are scored with `eval link --json`.
 # Every step resumes: a finished index or training run is recognised and skipped.
 #
 # usage: scripts/angel-small.sh WORKDIR [--test FILE]
 #   --test FILE   also evaluate the four linkers on FILE (PubTator), printing one line per
 #                 linker: `dense-base: {…}`, `dense-finetuned: {…}`, `generative: {…}`, `hybrid: {…}`
-# Sizes (environment): DENSE_BASE (all-MiniLM-L6-v2), DENSE_EPOCHS (6), DENSE_LR (3e-5),
-#   GENERATOR (SmolLM2-135M-Instruct.Q4_1.gguf), GEN_EPOCHS (1), GEN_FREEZE (20 of 30 layers
-#   kept), SYNONYMS (3), KB_EXAMPLES (0), BEAMS (5), DEV_DOCS (40 of the 100 dev abstracts for
-#   the generative and hybrid linkers; "all" for every one), DEVICE (cpu).
+# Sizes (environment), chosen to finish within an hour on a 2-core CPU: DENSE_BASE
+#   (all-MiniLM-L6-v2), DENSE_EPOCHS (4), DENSE_LR (3e-5), GENERATOR
+#   (SmolLM2-135M-Instruct.Q4_1.gguf), GEN_EPOCHS (1), GEN_FREEZE (20 of 30 layers kept),
+#   SYNONYMS (1), KB_EXAMPLES (0), DPO_MENTIONS (400; 0 for all), DPO_CHUNKS (1), DPO_DEV_DOCS
+#   (20), BEAMS (5), DEV_DOCS (40 of the 100 dev abstracts for the generative and hybrid
+#   linkers; "all" for every one), DEVICE (cpu).
 # The full recipe is the same script at full size on a bigger machine, e.g.
-#   DENSE_BASE=all-mpnet-base-v2 DENSE_EPOCHS=20 GEN_EPOCHS=5 GEN_FREEZE=0 KB_EXAMPLES=200000 \
-#   DEV_DOCS=all DEVICE=cuda scripts/angel-small.sh WORKDIR
+#   DENSE_BASE=all-mpnet-base-v2 DENSE_EPOCHS=20 SYNONYMS=3 GEN_EPOCHS=5 GEN_FREEZE=0 \
+#   KB_EXAMPLES=200000 DPO_MENTIONS=0 DPO_CHUNKS=4 DPO_DEV_DOCS=all DEV_DOCS=all DEVICE=cuda \
+#   scripts/angel-small.sh WORKDIR
 # Needs ../shared/data/{medic,ncbi-disease} beside the checkout (or MEDIC=file NCBI=folder).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,12 +44,15 @@ done
 medic="${MEDIC:-$root/../shared/data/medic/medic_06Jul2012.txt}"
 ncbi="${NCBI:-$root/../shared/data/ncbi-disease}"
 base="${DENSE_BASE:-all-MiniLM-L6-v2}"
-dense_epochs="${DENSE_EPOCHS:-6}"
+dense_epochs="${DENSE_EPOCHS:-4}"
 dense_lr="${DENSE_LR:-3e-5}"
 generator="${GENERATOR:-SmolLM2-135M-Instruct.Q4_1.gguf}"
 gen_epochs="${GEN_EPOCHS:-1}"
 gen_freeze="${GEN_FREEZE:-20}"
-synonyms="${SYNONYMS:-3}"
+synonyms="${SYNONYMS:-1}"
+dpo_mentions="${DPO_MENTIONS:-400}"
+dpo_chunks="${DPO_CHUNKS:-1}"
+dpo_dev_docs="${DPO_DEV_DOCS:-20}"
 kb_examples="${KB_EXAMPLES:-0}"
 beams="${BEAMS:-5}"
 dev_docs="${DEV_DOCS:-40}"
@@ -78,19 +88,25 @@ build_index "$work/dense" "$work/index-dense"
 "$bin" train link-generative --index "$work/index-base" --corpus "$train" --model "$generator" \
   --synonyms "$synonyms" --kb-examples "$kb_examples" --epochs "$gen_epochs" --freeze-layers "$gen_freeze" \
   --device "$device" --out "$work/generator" >&2
+# 4. Negative-aware training: DPO on the generator's own mistakes, selected on dev.
+if [ "$dpo_dev_docs" = all ]; then dpo_dev=0; else dpo_dev="$dpo_dev_docs"; fi
+"$bin" train link-dpo --index "$work/index-base" --corpus "$train" --generator "$work/generator" \
+  --mentions "$dpo_mentions" --chunks "$dpo_chunks" --top "$beams" --dev "$dev" --dev-docs "$dpo_dev" \
+  --freeze-layers "$gen_freeze" --device "$device" --out "$work/generator-dpo" >&2
 
 evaluate() { # corpus prefix → one line per linker
   local corpus="$1" prefix="$2"
   echo "${prefix}dense-base: $("$bin" eval link --index "$work/index-base" --corpus "$corpus" --json --errors "$work/errors-${prefix}dense-base.jsonl" --device "$device")"
   echo "${prefix}dense-finetuned: $("$bin" eval link --index "$work/index-dense" --corpus "$corpus" --json --errors "$work/errors-${prefix}dense-finetuned.jsonl" --device "$device")"
-  echo "${prefix}generative: $("$bin" eval link --index "$work/index-base" --corpus "$corpus" --json --linker generative --generator "$work/generator" --beams "$beams" --errors "$work/errors-${prefix}generative.jsonl" --device "$device")"
-  echo "${prefix}hybrid: $("$bin" eval link --index "$work/index-dense" --corpus "$corpus" --json --linker hybrid --generator "$work/generator" --beams "$beams" --errors "$work/errors-${prefix}hybrid.jsonl" --device "$device")"
+  echo "${prefix}generative: $("$bin" eval link --index "$work/index-base" --corpus "$corpus" --json --linker generative --generator "$work/generator-dpo" --beams "$beams" --errors "$work/errors-${prefix}generative.jsonl" --device "$device")"
+  echo "${prefix}hybrid: $("$bin" eval link --index "$work/index-dense" --corpus "$corpus" --json --linker hybrid --generator "$work/generator-dpo" --beams "$beams" --errors "$work/errors-${prefix}hybrid.jsonl" --device "$device")"
 }
 
-# 4. Dev (the dense linkers on all of dev as well).
+# 5. Dev (the positive-only generator too; the dense linkers on all of dev as well).
 first_docs "$dev" "$dev_docs" "$work/dev-sample.txt"
 {
   evaluate "$work/dev-sample.txt" "dev-sample-"
+  echo "dev-sample-generative-positive-only: $("$bin" eval link --index "$work/index-base" --corpus "$work/dev-sample.txt" --json --linker generative --generator "$work/generator" --beams "$beams" --errors "$work/errors-dev-sample-generative-positive-only.jsonl" --device "$device")"
   if [ "$dev_docs" != all ]; then
     echo "dev-dense-base: $("$bin" eval link --index "$work/index-base" --corpus "$dev" --json --errors "$work/errors-dev-dense-base.jsonl" --device "$device")"
     echo "dev-dense-finetuned: $("$bin" eval link --index "$work/index-dense" --corpus "$dev" --json --errors "$work/errors-dev-dense-finetuned.jsonl" --device "$device")"
@@ -99,7 +115,7 @@ first_docs "$dev" "$dev_docs" "$work/dev-sample.txt"
 cat "$work/results.txt" >&2
 echo "small recipe: $(( $(date +%s) - started )) s" >&2
 echo "dense fine-tuned: $work/dense"
-echo "generator: $work/generator"
+echo "generator: $work/generator-dpo (DPO report: $work/generator-dpo/dpo-report.json; positive-only: $work/generator)"
 echo "index: $work/index-dense"
 echo "base index: $work/index-base"
 

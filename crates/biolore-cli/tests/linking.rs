@@ -769,6 +769,84 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
     let tuned = eval("generative", &s(&out));
     assert!(tuned["acc1"].as_f64().unwrap() >= 0.3, "{tuned}");
 
+    // ANGEL's stage: preference pairs from the generator's own top 5, a DPO step against it,
+    // dev acc@1 before and after, and a selected model that loads back.
+    let dpo_out = tmp.path().join("dpo");
+    let dpo = [
+        "train",
+        "link-dpo",
+        "--index",
+        &s(&index),
+        "--corpus",
+        &s(&corpus),
+        "--generator",
+        &s(&out),
+        "--out",
+        &s(&dpo_out),
+        "--mentions",
+        "6",
+        "--chunks",
+        "1",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--micro-batch",
+        "2",
+        "--freeze-layers",
+        "28",
+        "--dev",
+        &s(&corpus),
+        "--dev-docs",
+        "1",
+    ];
+    let run = biolore(&dpo);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let preferences =
+        std::fs::read_to_string(dpo_out.join("chunk-1").join("preferences.jsonl")).unwrap();
+    assert!(preferences.lines().count() > 0);
+    for l in preferences.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        let (chosen, rejected) = (
+            v["chosen"].as_str().unwrap(),
+            v["rejected"].as_str().unwrap(),
+        );
+        assert_ne!(chosen, rejected, "{v}");
+        assert!(
+            kb_names.contains(chosen) && kb_names.contains(rejected),
+            "{v}"
+        );
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dpo_out.join("dpo-report.json")).unwrap())
+            .unwrap();
+    let mined = report["chunks"][0]["mining"]["mentions"].as_u64().unwrap();
+    assert!(mined > 0 && mined <= 6, "{report}");
+    assert!(report["reference_dev"]["acc1"].is_number(), "{report}");
+    assert!(report["chunks"][0]["dev"]["acc1"].is_number(), "{report}");
+    let selected = eval("generative", &s(&dpo_out));
+    assert!(selected["acc1"].as_f64().unwrap() >= 0.3, "{selected}");
+    let again = biolore(&dpo);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already trained"));
+    let not_a_folder = biolore(&[
+        "train",
+        "link-dpo",
+        "--index",
+        &s(&index),
+        "--corpus",
+        &s(&corpus),
+        "--generator",
+        generator,
+        "--out",
+        &s(&tmp.path().join("dpo-refused")),
+    ]);
+    assert!(!not_a_folder.status.success());
+    assert!(String::from_utf8_lossy(&not_a_folder.stderr).contains("train link-generative"));
+
     let refused = biolore(&[
         "eval",
         "link",

@@ -107,11 +107,7 @@ pub fn read_examples(
             }
         };
         let (prompt, completion) = match template {
-            Some(t) => {
-                let messages = [biolore_nn::heads::ChatMessage::user(prompt)];
-                let rendered = t.render(&messages, true).map_err(|e| at(i + 1, e))?;
-                (rendered, format!("{completion}{eos}"))
-            }
+            Some(t) => chat_turn(t, &prompt, &completion, eos).map_err(|e| at(i + 1, e))?,
             None => (prompt, completion),
         };
         examples.push(
@@ -126,6 +122,19 @@ pub fn read_examples(
         )));
     }
     Ok(examples)
+}
+
+/// A prompt as the user turn of the model's chat format and the completion as the assistant's
+/// answer, ended by `eos`.
+pub fn chat_turn(
+    template: &biolore_nn::heads::ChatTemplate,
+    prompt: &str,
+    completion: &str,
+    eos: &str,
+) -> std::result::Result<(String, String), String> {
+    let messages = [biolore_nn::heads::ChatMessage::user(prompt)];
+    let rendered = template.render(&messages, true)?;
+    Ok((rendered, format!("{completion}{eos}")))
 }
 
 /// Next-token cross-entropy over the completions of a fixed list of examples.
@@ -150,22 +159,35 @@ impl<'a> LanguageModeling<'a> {
 
     /// The example indices of 0-based `step`: seeded shuffles, one per pass over the data.
     pub fn batch(&self, step: usize) -> Vec<usize> {
-        let n = self.examples.len();
-        let size = self.config.batch_size.max(1);
-        let mut epoch_order: Option<(usize, Vec<usize>)> = None;
-        (step * size..(step + 1) * size)
-            .map(|at| {
-                let (epoch, pos) = (at / n, at % n);
-                if epoch_order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                    let mut order: Vec<usize> = (0..n).collect();
-                    let seed = mix_seed(&[self.config.seed, epoch as u64]);
-                    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-                    epoch_order = Some((epoch, order));
-                }
-                epoch_order.as_ref().map_or(pos, |(_, order)| order[pos])
-            })
-            .collect()
+        shuffled_batch(
+            self.examples.len(),
+            self.config.batch_size,
+            self.config.seed,
+            step,
+        )
     }
+}
+
+/// The item indices (of `n`) of 0-based `step` with batches of `size`: a seeded shuffle per
+/// pass over the data, so every item is seen once per epoch.
+pub fn shuffled_batch(n: usize, size: usize, seed: u64, step: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let size = size.max(1);
+    let mut epoch_order: Option<(usize, Vec<usize>)> = None;
+    (step * size..(step + 1) * size)
+        .map(|at| {
+            let (epoch, pos) = (at / n, at % n);
+            if epoch_order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                let mut order: Vec<usize> = (0..n).collect();
+                let seed = mix_seed(&[seed, epoch as u64]);
+                order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+                epoch_order = Some((epoch, order));
+            }
+            epoch_order.as_ref().map_or(pos, |(_, order)| order[pos])
+        })
+        .collect()
 }
 
 /// Summed negative log-likelihood of the targets of `examples`, divided by `denominator`.
@@ -173,6 +195,20 @@ pub fn completion_loss(
     decoder: &biolore_nn::models::Decoder,
     examples: &[&LmExample],
     denominator: f64,
+    device: &candle_core::Device,
+) -> candle_core::Result<Tensor> {
+    sequence_log_probs(decoder, examples, device)?
+        .sum_all()?
+        .neg()?
+        / denominator
+}
+
+/// Each example's completion log-probability (the sum over its target tokens), `[examples]`.
+///
+/// Sequences are padded on the right, which a causal decoder never looks at.
+pub fn sequence_log_probs(
+    decoder: &biolore_nn::models::Decoder,
+    examples: &[&LmExample],
     device: &candle_core::Device,
 ) -> candle_core::Result<Tensor> {
     let width = examples
@@ -197,15 +233,15 @@ pub fn completion_loss(
     }
     let inputs = Tensor::from_vec(inputs, (b, width), device)?;
     let targets = Tensor::from_vec(targets, (b * width, 1), device)?;
-    let weights = Tensor::from_vec(weights, b * width, device)?;
+    let weights = Tensor::from_vec(weights, (b, width), device)?;
     let hidden = decoder.forward(&inputs, 0, None)?;
     let logits = decoder
         .logits(&hidden)?
         .reshape((b * width, decoder.config().vocab_size))?
         .to_dtype(DType::F32)?;
     let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let picked = log_probs.gather(&targets, 1)?.squeeze(1)?;
-    (picked * weights)?.sum_all()?.neg()? / denominator
+    let picked = log_probs.gather(&targets, 1)?.reshape((b, width))?;
+    (picked * weights)?.sum(1)
 }
 
 impl Objective<TrainableDecoder> for LanguageModeling<'_> {

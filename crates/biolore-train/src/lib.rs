@@ -7,7 +7,8 @@
 //! sentence-transformers folder ([`model`]); [`average`] is phase 3, [`relatedness`] the
 //! EHR-Rel evaluation, [`log`] the loss curve. [`link_pairs`] turns an annotated corpus into
 //! (mention, gold name, hard negative) pairs for fine-tuning a dense linker with the same
-//! [`contrastive`] objective.
+//! [`contrastive`] objective; [`preference`] trains a generative linker on its own mistakes
+//! (ANGEL's DPO stage).
 //!
 //! The trainer trains any model that implements [`Trainable`]: sentence encoders
 //! ([`TrainableModel`]) and decoders ([`TrainableDecoder`], trained by the
@@ -28,6 +29,7 @@ pub mod model;
 pub mod optim;
 pub mod pairs;
 pub mod parameters;
+pub mod preference;
 pub mod recipes;
 pub mod relatedness;
 pub mod sampler;

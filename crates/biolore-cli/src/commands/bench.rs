@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// (p50/p99) and batch throughput on the NCBI-disease dev mentions.
     #[arg(long)]
     pub link_index: Option<PathBuf>,
+    /// The linker benchmarked with --link-index (dense, generative or hybrid).
+    #[command(flatten)]
+    pub linker: super::link::LinkerChoiceArgs,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -185,13 +188,16 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     if mentions.is_empty() {
         bail!("no mentions in {}", args.data.display());
     }
+    let device = args.model.device.device()?;
     let linker = Linker::new(Arc::new(encoder), Arc::new(index), args.model.limits());
+    let ranker = args.linker.open(linker.clone(), &device)?;
     let (encoder, index) = (linker.encoder().clone(), linker.index());
-    linker.link(&mentions[..1], 5)?; // warm-up
+    let texts: Vec<&str> = mentions.iter().map(String::as_str).collect();
+    ranker.rank_texts(&texts[..1], 5)?; // warm-up
     let mut latencies: Vec<f64> = Vec::with_capacity(mentions.len());
-    for m in mentions.iter().take(300) {
+    for m in texts.iter().take(300) {
         let start = Instant::now();
-        linker.link(std::slice::from_ref(m), 5)?;
+        ranker.rank_texts(std::slice::from_ref(m), 5)?;
         latencies.push(start.elapsed().as_secs_f64() * 1e3);
     }
     latencies.sort_by(f64::total_cmp);
@@ -199,13 +205,13 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     let mut best = f64::INFINITY;
     for _ in 0..args.runs.max(1) {
         let start = Instant::now();
-        linker.link(&mentions, 5)?;
+        ranker.rank_texts(&texts, 5)?;
         best = best.min(start.elapsed().as_secs_f64());
     }
     // With an HNSW graph: recall@10 of the approximate nearest names against exact search,
     // and the approximate single-mention latency.
     let mut ann = serde_json::Value::Null;
-    if index.has_graph() {
+    if index.has_graph() && ranker.kind() == "dense" {
         let vectors = encoder.embed(&mentions)?;
         let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
         let exact = index.nearest_names(&queries, 10);
@@ -233,6 +239,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     let result = serde_json::json!({
         "hnsw": ann,
         "index": index_dir.display().to_string(),
+        "linker": ranker.kind(),
         "model": index.manifest().model,
         "names": index.names().len(),
         "index_mb": biolore_index::build::folder_size(index_dir) as f64 / 1e6,
@@ -248,7 +255,8 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         println!("{result}");
     } else {
         println!(
-            "index {} ({} names, {:.1} MB, model {})\nsingle mention: p50 {:.1} ms, p99 {:.1} ms ({} mentions)\nbatch: {} mentions in {:.2}s = {:.0} mentions/s",
+            "{} linker, index {} ({} names, {:.1} MB, model {})\nsingle mention: p50 {:.1} ms, p99 {:.1} ms ({} mentions)\nbatch: {} mentions in {:.2}s = {:.0} mentions/s",
+            ranker.kind(),
             index_dir.display(),
             index.names().len(),
             result["index_mb"].as_f64().unwrap_or(0.0),

@@ -14,6 +14,7 @@ pub mod loadtest;
 pub mod serve;
 pub mod similarity;
 pub mod train;
+pub mod train_link_dpo;
 
 use std::path::PathBuf;
 

@@ -37,6 +37,8 @@ pub enum TrainCommand {
     LinkDense(LinkDenseArgs),
     /// Train a generator to write the KB name of a mention's concept (generative linking).
     LinkGenerative(LinkGenerativeArgs),
+    /// Train a generator on its own mistakes (ANGEL): DPO on (correct, wrong) names from its top k.
+    LinkDpo(LinkDpoArgs),
     /// Train an adverse-drug-event extractor (encoder + pair tagger) on a labels file or a gold corpus.
     Extractor(ExtractorArgs),
 }
@@ -147,6 +149,49 @@ pub struct LinkGenerativeArgs {
     /// Passes over the examples when --steps is not given.
     #[arg(long, default_value_t = 1.0)]
     pub epochs: f64,
+    /// Do not expand abbreviations defined in the documents.
+    #[arg(long)]
+    pub no_abbreviations: bool,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Arguments of `biolore train link-dpo`.
+#[derive(Args, Debug)]
+pub struct LinkDpoArgs {
+    /// Index of the KB to link to (its KB gives the names the generator may write).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Training corpus with gold concept ids (the one the generator was trained on).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// The positive-only generator (`train link-generative`'s folder): the start and the DPO reference.
+    #[arg(long)]
+    pub generator: PathBuf,
+    /// Output folder: the selected generator, one folder per chunk (chunk-1, …) and dpo-report.json.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Chunks the mentions are split into: each is mined with the model trained on the ones before.
+    #[arg(long, default_value_t = 2)]
+    pub chunks: usize,
+    /// Names the constrained search ranks per mention when mining.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// DPO temperature β.
+    #[arg(long, default_value_t = biolore_train::preference::DEFAULT_BETA)]
+    pub beta: f64,
+    /// Mine a seeded sample of this many distinct mentions (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub mentions: usize,
+    /// Passes over each chunk's pairs when --steps is not given.
+    #[arg(long, default_value_t = 1.0)]
+    pub epochs: f64,
+    /// Development corpus: acc@1 after each chunk picks the model and stops when it no longer rises.
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// Evaluate on the first N documents of --dev only (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub dev_docs: usize,
     /// Do not expand abbreviations defined in the documents.
     #[arg(long)]
     pub no_abbreviations: bool,
@@ -419,6 +464,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
         TrainCommand::Lm(args) => language_model(args),
         TrainCommand::LinkDense(args) => link_dense(args),
         TrainCommand::LinkGenerative(args) => link_generative(args),
+        TrainCommand::LinkDpo(args) => super::train_link_dpo::link_dpo(args),
         TrainCommand::Extractor(args) => extractor(args),
     }
 }
@@ -751,7 +797,7 @@ fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
 }
 
 /// Writes serializable records as JSONL, atomically.
-fn write_jsonl<T: serde::Serialize>(records: &[T], path: &Path) -> Result<()> {
+pub(super) fn write_jsonl<T: serde::Serialize>(records: &[T], path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -819,7 +865,7 @@ fn step_bar(config: &TrainConfig, unit: &'static str) -> ProgressBar {
     pb
 }
 
-fn run_phase<M: Trainable>(
+pub(super) fn run_phase<M: Trainable>(
     model: &M,
     objective: &mut dyn biolore_train::trainer::Objective<M>,
     config: &TrainConfig,
