@@ -91,9 +91,9 @@ impl std::fmt::Debug for GenerativeLinker {
 }
 
 impl GenerativeLinker {
-    /// Builds the trie of `index`'s KB names with `model`'s tokenizer.
+    /// Builds the trie of `index`'s KB names with `model`'s tokenizer (their token ids cached beside the index).
     pub fn new(model: Arc<LanguageModel>, index: Arc<Index>, beams: usize) -> Result<Self> {
-        let names = NameTrie::from_kb(index.kb(), model.tokenizer())?;
+        let names = NameTrie::from_kb_cached(index.kb(), model.tokenizer(), index.dir())?;
         let end = end_token(&model)?;
         Ok(Self {
             model,
