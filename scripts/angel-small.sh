@@ -12,8 +12,8 @@
 #      (beta 0.1) against the positive-only generator; dev acc@1 on DPO_DEV_DOCS abstracts
 #      decides whether the DPO model or the positive-only one is kept;
 #   5. dev: dense base, dense fine-tuned, generative (beam search constrained by the trie of
-#      MEDIC's names; the model step 4 kept, and the positive-only one) and hybrid (the
-#      generator re-scores the fine-tuned dense top 10) are scored with `eval link --json`.
+#      MEDIC's names, with the generator step 4 kept) and hybrid (that generator re-scores the
+#      fine-tuned dense top 10) are scored with `eval link --json`.
 # Every step resumes: a finished index or training run is recognised and skipped.
 #
 # usage: scripts/angel-small.sh WORKDIR [--test FILE]
@@ -22,8 +22,8 @@
 # Sizes (environment), chosen to finish within an hour on a 2-core CPU: DENSE_BASE
 #   (all-MiniLM-L6-v2), DENSE_EPOCHS (4), DENSE_LR (3e-5), GENERATOR
 #   (SmolLM2-135M-Instruct.Q4_1.gguf), GEN_EPOCHS (1), GEN_FREEZE (20 of 30 layers kept),
-#   SYNONYMS (1), KB_EXAMPLES (0), DPO_MENTIONS (400; 0 for all), DPO_CHUNKS (1), DPO_DEV_DOCS
-#   (20), BEAMS (5), DEV_DOCS (40 of the 100 dev abstracts for the generative and hybrid
+#   SYNONYMS (1), KB_EXAMPLES (0), DPO_MENTIONS (300; 0 for all), DPO_CHUNKS (1), DPO_DEV_DOCS
+#   (20), BEAMS (5), DEV_DOCS (30 of the 100 dev abstracts for the generative and hybrid
 #   linkers; "all" for every one), DEVICE (cpu).
 # The full recipe is the same script at full size on a bigger machine, e.g.
 #   DENSE_BASE=all-mpnet-base-v2 DENSE_EPOCHS=20 SYNONYMS=3 GEN_EPOCHS=5 GEN_FREEZE=0 \
@@ -50,12 +50,12 @@ generator="${GENERATOR:-SmolLM2-135M-Instruct.Q4_1.gguf}"
 gen_epochs="${GEN_EPOCHS:-1}"
 gen_freeze="${GEN_FREEZE:-20}"
 synonyms="${SYNONYMS:-1}"
-dpo_mentions="${DPO_MENTIONS:-400}"
+dpo_mentions="${DPO_MENTIONS:-300}"
 dpo_chunks="${DPO_CHUNKS:-1}"
 dpo_dev_docs="${DPO_DEV_DOCS:-20}"
 kb_examples="${KB_EXAMPLES:-0}"
 beams="${BEAMS:-5}"
-dev_docs="${DEV_DOCS:-40}"
+dev_docs="${DEV_DOCS:-30}"
 device="${DEVICE:-cpu}"
 bin="${BIOLORE_BIN:-$root/target/release/biolore}"
 [ -f "$medic" ] || { echo "no MEDIC dictionary at $medic (set MEDIC)" >&2; exit 1; }
@@ -102,11 +102,11 @@ evaluate() { # corpus prefix → one line per linker
   echo "${prefix}hybrid: $("$bin" eval link --index "$work/index-dense" --corpus "$corpus" --json --linker hybrid --generator "$work/generator-dpo" --beams "$beams" --errors "$work/errors-${prefix}hybrid.jsonl" --device "$device")"
 }
 
-# 5. Dev (the positive-only generator too; the dense linkers on all of dev as well).
+# 5. Dev (the dense linkers on all of dev as well; generator-dpo/dpo-report.json holds the
+#    positive-only and DPO generators' acc@1 on the first DPO_DEV_DOCS dev abstracts).
 first_docs "$dev" "$dev_docs" "$work/dev-sample.txt"
 {
   evaluate "$work/dev-sample.txt" "dev-sample-"
-  echo "dev-sample-generative-positive-only: $("$bin" eval link --index "$work/index-base" --corpus "$work/dev-sample.txt" --json --linker generative --generator "$work/generator" --beams "$beams" --errors "$work/errors-dev-sample-generative-positive-only.jsonl" --device "$device")"
   if [ "$dev_docs" != all ]; then
     echo "dev-dense-base: $("$bin" eval link --index "$work/index-base" --corpus "$dev" --json --errors "$work/errors-dev-dense-base.jsonl" --device "$device")"
     echo "dev-dense-finetuned: $("$bin" eval link --index "$work/index-dense" --corpus "$dev" --json --errors "$work/errors-dev-dense-finetuned.jsonl" --device "$device")"

@@ -102,8 +102,8 @@ pub fn gold_mentions(
     (out, stats)
 }
 
-/// The error for a corpus that gives nothing to train on.
-fn no_usable_mentions(stats: &LinkPairStats) -> TrainError {
+/// The error for a corpus that gives nothing to train on, with what was left out.
+pub fn no_usable_mentions(stats: &LinkPairStats) -> TrainError {
     TrainError::Empty(format!(
         "no usable mentions: of {} annotations, {} have no id or text, {} are composite, {} name no concept of the KB",
         stats.annotations, stats.without_id, stats.composites, stats.unknown_concept

@@ -744,15 +744,12 @@ fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
         expand_abbreviations: !args.no_abbreviations,
     };
     let (mentions, stats) = biolore_train::link_pairs::gold_mentions(&docs, kb, queries);
-    anyhow::ensure!(
-        !mentions.is_empty(),
-        "no usable mentions in {}: of {} annotations, {} have no id or text, {} are composite, {} name no concept of the KB",
-        args.corpus.display(),
-        stats.annotations,
-        stats.without_id,
-        stats.composites,
-        stats.unknown_concept
-    );
+    if mentions.is_empty() {
+        return Err(anyhow::Error::new(
+            biolore_train::link_pairs::no_usable_mentions(&stats),
+        ))
+        .with_context(|| format!("training from {}", args.corpus.display()));
+    }
     let mut examples = biolore_train::link_pairs::generation_examples(&mentions, kb, args.synonyms);
     let from_corpus = examples.len();
     examples.extend(biolore_train::link_pairs::kb_examples(

@@ -88,15 +88,12 @@ pub fn link_dpo(args: LinkDpoArgs) -> Result<()> {
             .with_context(|| format!("opening the index {}", args.index.display()))?,
     );
     let (mut mentions, stats) = gold_mentions(&docs, index.kb(), queries);
-    anyhow::ensure!(
-        !mentions.is_empty(),
-        "no usable mentions in {}: of {} annotations, {} have no id or text, {} are composite, {} name no concept of the KB",
-        args.corpus.display(),
-        stats.annotations,
-        stats.without_id,
-        stats.composites,
-        stats.unknown_concept
-    );
+    if mentions.is_empty() {
+        return Err(anyhow::Error::new(
+            biolore_train::link_pairs::no_usable_mentions(&stats),
+        ))
+        .with_context(|| format!("training from {}", args.corpus.display()));
+    }
     sample_mentions(&mut mentions, args.mentions, config.seed);
     let dev_docs = match &args.dev {
         Some(path) => {
