@@ -800,12 +800,7 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
         "--dev-docs",
         "1",
     ];
-    let run = biolore(&dpo);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    ok(biolore(&dpo));
     let preferences =
         std::fs::read_to_string(dpo_out.join("chunk-1").join("preferences.jsonl")).unwrap();
     assert!(preferences.lines().count() > 0);
