@@ -6,7 +6,8 @@
 #      concept's closest name and a hard negative mined from that index; the fine-tuned model
 #      indexes MEDIC again;
 #   3. the generator (`train link-generative`, SmolLM2-135M-Instruct dequantized to float32)
-#      learns to write up to SYNONYMS names of each training mention's gold concept;
+#      learns to write up to SYNONYMS names of each training mention's gold concept, reading the
+#      mention marked START … END in CONTEXT_CHARS characters of its abstract either side;
 #   4. negative-aware training (`train link-dpo`, ANGEL): the generator's own top 5 for a sample
 #      of DPO_MENTIONS training mentions become (correct, wrong) pairs, trained with DPO
 #      (beta 0.1) against the positive-only generator; dev acc@1 on DPO_DEV_DOCS abstracts
@@ -22,7 +23,7 @@
 # Sizes (environment), chosen to finish within an hour on a 2-core CPU: DENSE_BASE
 #   (all-MiniLM-L6-v2), DENSE_EPOCHS (4), DENSE_LR (3e-5), GENERATOR
 #   (SmolLM2-135M-Instruct.Q4_1.gguf), GEN_EPOCHS (1), GEN_FREEZE (20 of 30 layers kept),
-#   SYNONYMS (1), KB_EXAMPLES (0), DPO_MENTIONS (300; 0 for all), DPO_CHUNKS (1), DPO_DEV_DOCS
+#   SYNONYMS (1), CONTEXT_CHARS (64), KB_EXAMPLES (0), DPO_MENTIONS (300; 0 for all), DPO_CHUNKS (1), DPO_DEV_DOCS
 #   (20), BEAMS (5), DEV_DOCS (30 of the 100 dev abstracts for the generative and hybrid
 #   linkers; "all" for every one), DEVICE (cpu).
 # The full recipe is the same script at full size on a bigger machine, e.g.
@@ -50,6 +51,7 @@ generator="${GENERATOR:-SmolLM2-135M-Instruct.Q4_1.gguf}"
 gen_epochs="${GEN_EPOCHS:-1}"
 gen_freeze="${GEN_FREEZE:-20}"
 synonyms="${SYNONYMS:-1}"
+context_chars="${CONTEXT_CHARS:-64}"
 dpo_mentions="${DPO_MENTIONS:-300}"
 dpo_chunks="${DPO_CHUNKS:-1}"
 dpo_dev_docs="${DPO_DEV_DOCS:-20}"
@@ -86,7 +88,7 @@ build_index "$base" "$work/index-base"
 build_index "$work/dense" "$work/index-dense"
 # 3. The generator.
 "$bin" train link-generative --index "$work/index-base" --corpus "$train" --model "$generator" \
-  --synonyms "$synonyms" --kb-examples "$kb_examples" --epochs "$gen_epochs" --freeze-layers "$gen_freeze" \
+  --synonyms "$synonyms" --context-chars "$context_chars" --kb-examples "$kb_examples" --epochs "$gen_epochs" --freeze-layers "$gen_freeze" \
   --device "$device" --out "$work/generator" >&2
 # 4. Negative-aware training: DPO on the generator's own mistakes, selected on dev.
 if [ "$dpo_dev_docs" = all ]; then dpo_dev=0; else dpo_dev="$dpo_dev_docs"; fi

@@ -764,6 +764,19 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
         let v: Value = serde_json::from_str(l).unwrap();
         assert!(kb_names.contains(v["completion"].as_str().unwrap()), "{v}");
     }
+    // Corpus examples show the mention marked in its abstract (KB examples have no context).
+    let marked = examples
+        .lines()
+        .filter(|l| l.contains("\\nContext: ") && l.contains(" START ") && l.contains(" END"))
+        .count();
+    assert!(
+        marked > 0 && marked < examples.lines().count(),
+        "{examples}"
+    );
+    let prompt: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("biolore-prompt.json")).unwrap())
+            .unwrap();
+    assert_eq!(prompt["context_chars"], 64);
     let again = biolore(&train);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already trained"));
     let tuned = eval("generative", &s(&out));
@@ -811,6 +824,7 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
             v["rejected"].as_str().unwrap(),
         );
         assert_ne!(chosen, rejected, "{v}");
+        assert!(v["context"]["span"].is_string(), "mined in context: {v}");
         assert!(
             kb_names.contains(chosen) && kb_names.contains(rejected),
             "{v}"
@@ -823,6 +837,7 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
     assert!(mined > 0 && mined <= 6, "{report}");
     assert!(report["reference_dev"]["acc1"].is_number(), "{report}");
     assert!(report["chunks"][0]["dev"]["acc1"].is_number(), "{report}");
+    assert!(dpo_out.join("biolore-prompt.json").is_file());
     let selected = eval("generative", &s(&dpo_out));
     assert!(selected["acc1"].as_f64().unwrap() >= 0.3, "{selected}");
     let again = biolore(&dpo);

@@ -12,6 +12,7 @@ use crate::error::{LinkError, Result};
 use crate::generative::{GenerativeLinker, DEFAULT_BEAMS};
 use crate::hybrid::{HybridLinker, DEFAULT_DEPTH};
 use crate::linker::Linker;
+use crate::mention_context::PromptSettings;
 use crate::mention_ranker::MentionRanker;
 
 /// The kinds of linker.
@@ -83,8 +84,10 @@ pub fn open_ranker(
     })?;
     let model = LanguageModel::load(&options.path, options.quantized, device)?;
     let start = Instant::now();
+    let prompt = PromptSettings::load(&options.path)?;
     let generative =
-        GenerativeLinker::new(Arc::new(model), dense.shared_index().clone(), options.beams)?;
+        GenerativeLinker::new(Arc::new(model), dense.shared_index().clone(), options.beams)?
+            .with_prompt(prompt);
     let trie = generative.names().trie();
     tracing::info!(
         names = generative.names().entries().len(),
@@ -92,6 +95,7 @@ pub fn open_ranker(
         depth = trie.depth(),
         mb = trie.heap_bytes() as f64 / 1e6,
         seconds = start.elapsed().as_secs_f64(),
+        context_chars = prompt.context_chars,
         "name trie built"
     );
     Ok(match kind {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::linker::Candidate;
+use crate::mention_context::MentionContext;
 use crate::mention_ranker::MentionRanker;
 use crate::queries::{abbreviations, prepare_annotation, QueryOptions};
 use biolore_kb::normalize_id;
@@ -25,6 +26,9 @@ pub struct Query {
     pub mention: String,
     /// The texts queried: the (expanded) mention, or a composite's parts.
     pub parts: Vec<String>,
+    /// The text around the mention (for generators that read it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<MentionContext>,
     /// Gold units: each must be hit; within a unit any id counts.
     pub gold: Vec<Vec<String>>,
     /// Whether the gold ids mark a composite mention.
@@ -70,7 +74,8 @@ pub fn prepare(docs: &[Document], options: QueryOptions) -> (Vec<Query>, CorpusS
     };
     let mut queries = Vec::new();
     for doc in docs {
-        let abbreviations = abbreviations(&doc.text(), options);
+        let text = doc.text();
+        let abbreviations = abbreviations(&text, options);
         for a in &doc.annotations {
             stats.annotations += 1;
             let gold = gold_units(&a.ids);
@@ -78,7 +83,7 @@ pub fn prepare(docs: &[Document], options: QueryOptions) -> (Vec<Query>, CorpusS
                 stats.without_id += 1;
                 continue;
             }
-            let prepared = prepare_annotation(a, &abbreviations);
+            let prepared = prepare_annotation(a, &abbreviations, &text);
             if prepared.was_expanded() {
                 stats.abbreviations_expanded += 1;
             }
@@ -92,6 +97,7 @@ pub fn prepare(docs: &[Document], options: QueryOptions) -> (Vec<Query>, CorpusS
                 pmid: doc.id.clone(),
                 mention: prepared.mention,
                 parts: prepared.parts,
+                context: prepared.context,
                 gold,
                 composite: prepared.composite,
             });
@@ -155,11 +161,11 @@ pub fn evaluate(
     options: QueryOptions,
 ) -> Result<EvalReport> {
     let (queries, stats) = prepare(docs, options);
-    let texts: Vec<&str> = queries
+    let texts: Vec<(&str, Option<&MentionContext>)> = queries
         .iter()
-        .flat_map(|q| q.parts.iter().map(String::as_str))
+        .flat_map(|q| q.parts.iter().map(|p| (p.as_str(), q.context.as_ref())))
         .collect();
-    let mut candidates = linker.rank_texts(&texts, 5)?.into_iter();
+    let mut candidates = linker.rank_in_context(&texts, 5)?.into_iter();
     let (mut hit1, mut hit5) = (0usize, 0usize);
     let mut errors = Vec::new();
     for q in &queries {

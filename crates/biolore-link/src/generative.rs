@@ -10,7 +10,8 @@ use rayon::prelude::*;
 
 use crate::error::{LinkError, Result};
 use crate::linker::Candidate;
-use crate::mention_ranker::MentionRanker;
+use crate::mention_context::{MentionContext, PromptSettings};
+use crate::mention_ranker::{without_context, MentionRanker};
 use crate::name_trie::NameTrie;
 
 /// Beam size of ANGEL's inference.
@@ -19,10 +20,22 @@ pub const DEFAULT_BEAMS: usize = 5;
 /// Longest mention (in characters) put in a prompt; longer ones are cut (never an error).
 const MAX_MENTION_CHARS: usize = 200;
 
-/// The user turn that asks for a mention's concept name; training data uses the same words.
-pub fn prompt_text(mention: &str) -> String {
-    let mention: String = mention.trim().chars().take(MAX_MENTION_CHARS).collect();
-    format!("Give the ontology name of the concept this biomedical mention refers to.\nMention: {mention}")
+/// The user turn that asks for a mention's concept name, with the mention marked in its
+/// `context` when there is one (ANGEL's `START`/`END`); training data uses the same words.
+pub fn prompt_text(mention: &str, context: Option<&MentionContext>) -> String {
+    let cut = |s: &str| -> String { s.trim().chars().take(MAX_MENTION_CHARS).collect() };
+    let mention = cut(mention);
+    let ask = "Give the ontology name of the concept this biomedical mention refers to.";
+    match context {
+        Some(c) => {
+            let c = MentionContext {
+                span: cut(&c.span),
+                ..c.clone()
+            };
+            format!("{ask}\nContext: {}\nMention: {mention}", c.marked())
+        }
+        None => format!("{ask}\nMention: {mention}"),
+    }
 }
 
 /// The token that ends a generated name: the chat format's end of turn, else the first stop token.
@@ -34,9 +47,9 @@ pub fn end_token(model: &LanguageModel) -> Result<u32> {
         .ok_or_else(|| LinkError::Mismatch("the generator has no end-of-turn or stop token".into()))
 }
 
-/// The prompt's token ids for `mention` in the model's chat format.
-pub fn prompt_ids(model: &LanguageModel, mention: &str) -> Result<Vec<u32>> {
-    let text = model.chat_prompt(&[ChatMessage::user(prompt_text(mention))])?;
+/// The token ids of user turn `prompt` in the model's chat format.
+pub fn prompt_ids(model: &LanguageModel, prompt: String) -> Result<Vec<u32>> {
+    let text = model.chat_prompt(&[ChatMessage::user(prompt)])?;
     Ok(model.encode(&text)?)
 }
 
@@ -77,6 +90,7 @@ pub struct GenerativeLinker {
     index: Arc<Index>,
     end: u32,
     beams: usize,
+    prompt: PromptSettings,
 }
 
 impl std::fmt::Debug for GenerativeLinker {
@@ -86,6 +100,7 @@ impl std::fmt::Debug for GenerativeLinker {
             .field("names", &self.names.entries().len())
             .field("trie_nodes", &self.names.trie().node_count())
             .field("beams", &self.beams)
+            .field("prompt", &self.prompt)
             .finish()
     }
 }
@@ -101,7 +116,24 @@ impl GenerativeLinker {
             index,
             end,
             beams: beams.max(1),
+            prompt: PromptSettings::default(),
         })
+    }
+
+    /// The linker prompting as `prompt` says (what the generator was trained with).
+    pub fn with_prompt(mut self, prompt: PromptSettings) -> Self {
+        self.prompt = prompt;
+        self
+    }
+
+    /// How prompts are written.
+    pub fn prompt_settings(&self) -> PromptSettings {
+        self.prompt
+    }
+
+    /// The user turn for `mention` (its `context` shown as the prompt settings say).
+    pub fn prompt_for(&self, mention: &str, context: Option<&MentionContext>) -> String {
+        prompt_text(mention, self.prompt.context(context).as_ref())
     }
 
     /// The names' trie.
@@ -119,12 +151,19 @@ impl GenerativeLinker {
         &self.index
     }
 
-    /// The hypotheses for one mention, constrained to `trie` (the KB's, or a smaller one).
-    pub fn search(&self, mention: &str, trie: &TokenTrie, beams: usize) -> Result<Vec<Hypothesis>> {
+    /// The hypotheses for one mention in its `context` (if known), constrained to `trie` (the
+    /// KB's, or a smaller one).
+    pub fn search(
+        &self,
+        mention: &str,
+        context: Option<&MentionContext>,
+        trie: &TokenTrie,
+        beams: usize,
+    ) -> Result<Vec<Hypothesis>> {
         if mention.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let prompt = prompt_ids(&self.model, mention)?;
+        let prompt = prompt_ids(&self.model, self.prompt_for(mention, context))?;
         Ok(self
             .model
             .constrained_beam_search(&prompt, trie, self.end, beams)?)
@@ -138,12 +177,20 @@ impl GenerativeLinker {
 
 impl MentionRanker for GenerativeLinker {
     fn rank_texts(&self, texts: &[&str], k: usize) -> Result<Vec<Vec<Candidate>>> {
+        self.rank_in_context(&without_context(texts), k)
+    }
+
+    fn rank_in_context(
+        &self,
+        queries: &[(&str, Option<&MentionContext>)],
+        k: usize,
+    ) -> Result<Vec<Vec<Candidate>>> {
         let beams = self.beams.max(k);
-        texts
+        queries
             .par_iter()
             .with_max_len(1)
-            .map(|t| {
-                let hypotheses = self.search(t, self.names.trie(), beams)?;
+            .map(|(t, context)| {
+                let hypotheses = self.search(t, *context, self.names.trie(), beams)?;
                 Ok(candidates_of(&hypotheses, &self.names, &self.index, k))
             })
             .collect()
@@ -151,5 +198,34 @@ impl MentionRanker for GenerativeLinker {
 
     fn kind(&self) -> &'static str {
         "generative"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_marks_the_mention_in_its_context() {
+        let alone = prompt_text(" breast cancer ", None);
+        assert!(
+            alone.ends_with("refers to.\nMention: breast cancer"),
+            "{alone}"
+        );
+        let context = MentionContext {
+            left: "Patients with".into(),
+            span: "breast cancer".into(),
+            right: "often".into(),
+        };
+        let marked = prompt_text("breast cancer", Some(&context));
+        assert!(
+            marked.ends_with(
+                "refers to.\nContext: Patients with START breast cancer END often\nMention: breast cancer"
+            ),
+            "{marked}"
+        );
+        let long = "x".repeat(MAX_MENTION_CHARS + 50);
+        assert!(prompt_text(&long, None)
+            .ends_with(&format!("Mention: {}", "x".repeat(MAX_MENTION_CHARS))));
     }
 }

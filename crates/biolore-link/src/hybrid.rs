@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::generative::{candidates_of, GenerativeLinker};
 use crate::linker::{Candidate, Linker};
-use crate::mention_ranker::MentionRanker;
+use crate::mention_context::MentionContext;
+use crate::mention_ranker::{texts_of, without_context, MentionRanker};
 use crate::name_trie::NameTrie;
 
 /// Dense candidates the generator re-scores.
@@ -43,7 +44,13 @@ impl HybridLinker {
         }
     }
 
-    fn rerank(&self, text: &str, dense: Vec<Candidate>, k: usize) -> Result<Vec<Candidate>> {
+    fn rerank(
+        &self,
+        text: &str,
+        context: Option<&MentionContext>,
+        dense: Vec<Candidate>,
+        k: usize,
+    ) -> Result<Vec<Candidate>> {
         let kb = self.dense.index().kb();
         let names: Vec<(&str, u32)> = dense
             .iter()
@@ -59,7 +66,9 @@ impl HybridLinker {
             return Ok(dense.into_iter().take(k).collect());
         }
         let trie = NameTrie::from_names(&names, self.generative.model().tokenizer())?;
-        let hypotheses = self.generative.search(text, trie.trie(), self.depth)?;
+        let hypotheses = self
+            .generative
+            .search(text, context, trie.trie(), self.depth)?;
         let generated = candidates_of(&hypotheses, &trie, self.dense.index(), self.depth);
         let p_gen = softmax(&generated.iter().map(|c| c.score).collect::<Vec<_>>(), 1.0);
         let p_dense = softmax(
@@ -105,12 +114,20 @@ fn softmax(scores: &[f32], scale: f32) -> Vec<f32> {
 
 impl MentionRanker for HybridLinker {
     fn rank_texts(&self, texts: &[&str], k: usize) -> Result<Vec<Vec<Candidate>>> {
-        let dense = self.dense.link(texts, self.depth.max(k))?;
-        texts
+        self.rank_in_context(&without_context(texts), k)
+    }
+
+    fn rank_in_context(
+        &self,
+        queries: &[(&str, Option<&MentionContext>)],
+        k: usize,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        let dense = self.dense.link(&texts_of(queries), self.depth.max(k))?;
+        queries
             .par_iter()
             .zip(dense)
             .with_max_len(1)
-            .map(|(t, d)| self.rerank(t, d, k))
+            .map(|((t, context), d)| self.rerank(t, *context, d, k))
             .collect()
     }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::abbreviations::Abbreviations;
 use crate::composite::split_composite;
+use crate::mention_context::{MentionContext, WIDE_CONTEXT_CHARS};
 
 /// How mentions become queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct PreparedMention {
     pub parts: Vec<String>,
     /// Whether the mention is a composite (several concepts in one span).
     pub composite: bool,
+    /// The text around the mention in its document, when its offsets are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<MentionContext>,
 }
 
 impl PreparedMention {
@@ -58,9 +62,14 @@ pub fn is_composite(a: &Annotation) -> bool {
     a.is_composite() || (a.concept_ids().next().is_none() && a.span.kind == "CompositeMention")
 }
 
-/// Prepares one annotation of a document whose abbreviations are `abbreviations`: composites
-/// are split into the parts the corpus gives (BC5CDR's 7th column) or [`split_composite`]'s.
-pub fn prepare_annotation(a: &Annotation, abbreviations: &Abbreviations) -> PreparedMention {
+/// Prepares one annotation of a document whose abbreviations are `abbreviations` and whose text
+/// is `text` (for the mention's context): composites are split into the parts the corpus gives
+/// (BC5CDR's 7th column) or [`split_composite`]'s.
+pub fn prepare_annotation(
+    a: &Annotation,
+    abbreviations: &Abbreviations,
+    text: &str,
+) -> PreparedMention {
     let mention = a.span.text.clone();
     let expanded = abbreviations.expand(&mention);
     let composite = is_composite(a);
@@ -76,15 +85,17 @@ pub fn prepare_annotation(a: &Annotation, abbreviations: &Abbreviations) -> Prep
         expanded,
         parts,
         composite,
+        context: MentionContext::around(text, a.span.start, a.span.end, WIDE_CONTEXT_CHARS),
     }
 }
 
 /// Prepares every annotation of `doc`, in order.
 pub fn prepare_document(doc: &Document, options: QueryOptions) -> Vec<PreparedMention> {
-    let abbreviations = abbreviations(&doc.text(), options);
+    let text = doc.text();
+    let abbreviations = abbreviations(&text, options);
     doc.annotations
         .iter()
-        .map(|a| prepare_annotation(a, &abbreviations))
+        .map(|a| prepare_annotation(a, &abbreviations, &text))
         .collect()
 }
 
@@ -108,7 +119,20 @@ pub fn prepare_mention(
         expanded,
         parts,
         composite,
+        context: context.and_then(|c| context_of(mention, c)),
     }
+}
+
+/// The context of `mention`'s first occurrence in `text` (none when it does not occur).
+fn context_of(mention: &str, text: &str) -> Option<MentionContext> {
+    let mention = mention.trim();
+    if mention.is_empty() {
+        return None;
+    }
+    let byte = text.find(mention)?;
+    let start = text[..byte].chars().count();
+    let end = start + mention.chars().count();
+    MentionContext::around(text, start, end, WIDE_CONTEXT_CHARS)
 }
 
 #[cfg(test)]
@@ -147,5 +171,27 @@ mod tests {
             QueryOptions::default(),
         );
         assert_eq!(m.parts, vec!["Wilson disease"]);
+        let context = m.context.unwrap();
+        assert_eq!(context.marked(), "Wilson disease ( START WD END ) is rare.");
+        assert!(
+            prepare_mention("XY", Some("no such text"), false, QueryOptions::default())
+                .context
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn document_mentions_carry_their_context() {
+        let text = "1|t|Breast and ovarian cancer in Wilson disease (WD).\n1|a|WD is rare.\n\
+                    1\t51\t53\tWD\tSpecificDisease\tD006527\n";
+        let docs = biolore_text::pubtator::parse(Path::new("t"), text).unwrap();
+        let prepared = prepare_document(&docs[0], QueryOptions::default());
+        let context = prepared[0].context.as_ref().unwrap();
+        assert_eq!(context.span, "WD");
+        assert_eq!(context.right, "is rare.");
+        assert!(
+            context.left.ends_with("Wilson disease (WD)."),
+            "{context:?}"
+        );
     }
 }

@@ -5,8 +5,10 @@
 use std::collections::HashSet;
 
 use biolore_kb::KnowledgeBase;
+use biolore_link::generative::prompt_text;
+use biolore_link::mention_context::WIDE_CONTEXT_CHARS;
 use biolore_link::queries::{abbreviations, is_composite};
-use biolore_link::{Linker, QueryOptions, TrigramTfIdf};
+use biolore_link::{Linker, MentionContext, PromptSettings, QueryOptions, TrigramTfIdf};
 use biolore_text::Document;
 use serde::Serialize;
 
@@ -62,6 +64,8 @@ pub struct GoldMention {
     pub mention: String,
     /// KB positions of its gold ids (the first is the concept it is paired with).
     pub gold: Vec<usize>,
+    /// The text around its first occurrence.
+    pub context: Option<MentionContext>,
 }
 
 /// The distinct single-concept mentions of `docs` whose ids `kb` knows, and what was left out.
@@ -74,7 +78,8 @@ pub fn gold_mentions(
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for doc in docs {
-        let abbreviations = abbreviations(&doc.text(), queries);
+        let text = doc.text();
+        let abbreviations = abbreviations(&text, queries);
         for a in &doc.annotations {
             stats.annotations += 1;
             let mention = abbreviations.expand(&a.span.text).trim().to_string();
@@ -96,7 +101,13 @@ pub fn gold_mentions(
                 stats.duplicates += 1;
                 continue;
             }
-            out.push(GoldMention { mention, gold });
+            let context =
+                MentionContext::around(&text, a.span.start, a.span.end, WIDE_CONTEXT_CHARS);
+            out.push(GoldMention {
+                mention,
+                gold,
+                context,
+            });
         }
     }
     (out, stats)
@@ -126,7 +137,7 @@ pub fn link_pairs(
     let tfidf = TrigramTfIdf::fit(kb.concepts().iter().flat_map(|c| c.names()));
     // (pair, every KB position of the gold ids).
     let mut items: Vec<(Pair, Vec<usize>)> = Vec::new();
-    for GoldMention { mention, gold } in mentions {
+    for GoldMention { mention, gold, .. } in mentions {
         let concept = &kb.concepts()[gold[0]];
         let names = concept.names();
         let Some(&best) = tfidf.closest(&mention, &names, 1).first() else {
@@ -175,26 +186,29 @@ pub fn link_pairs(
 /// A prompt and the name the generator should write for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GenerationExample {
-    /// The user turn (see [`biolore_link::generative::prompt_text`]).
+    /// The user turn (see [`prompt_text`]).
     pub prompt: String,
     /// A name of the gold concept.
     pub completion: String,
 }
 
-/// Generator training examples: each mention with up to `synonyms` names of its gold concept,
-/// the closest by character 3-gram TF-IDF first (ANGEL's SYN3 targets with `synonyms = 3`).
+/// Generator training examples: each mention (in its context, as `prompt` says) with up to
+/// `synonyms` names of its gold concept, the closest by character 3-gram TF-IDF first (ANGEL's
+/// SYN3 targets with `synonyms = 3`).
 pub fn generation_examples(
     mentions: &[GoldMention],
     kb: &KnowledgeBase,
     synonyms: usize,
+    prompt: PromptSettings,
 ) -> Vec<GenerationExample> {
     let tfidf = TrigramTfIdf::fit(kb.concepts().iter().flat_map(|c| c.names()));
     let mut out = Vec::new();
     for m in mentions {
         let names = kb.concepts()[m.gold[0]].names();
+        let context = prompt.context(m.context.as_ref());
         for i in tfidf.closest(&m.mention, &names, synonyms.max(1)) {
             out.push(GenerationExample {
-                prompt: biolore_link::generative::prompt_text(&m.mention),
+                prompt: prompt_text(&m.mention, context.as_ref()),
                 completion: names[i].to_string(),
             });
         }
@@ -202,8 +216,9 @@ pub fn generation_examples(
     out
 }
 
-/// KB-guided examples (GenBioEL's pre-training): a synonym as the mention, the concept's
-/// preferred name as the answer; a seeded sample of at most `limit`.
+/// KB-guided examples (GenBioEL's pre-training): a synonym, or a definition, as the mention and
+/// the concept's preferred name as the answer; a seeded sample of at most `limit`. They carry no
+/// context: a generator trained with context sees the mention alone in them.
 pub fn kb_examples(kb: &KnowledgeBase, limit: usize, seed: u64) -> Vec<GenerationExample> {
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
@@ -218,8 +233,10 @@ pub fn kb_examples(kb: &KnowledgeBase, limit: usize, seed: u64) -> Vec<Generatio
                 .into_iter()
                 .skip(1)
                 .filter(|s| !s.eq_ignore_ascii_case(&preferred))
+                .chain(c.definitions.iter().map(String::as_str))
+                .filter(|s| !s.trim().is_empty())
                 .map(|s| GenerationExample {
-                    prompt: biolore_link::generative::prompt_text(s),
+                    prompt: prompt_text(s, None),
                     completion: preferred.clone(),
                 })
                 .collect::<Vec<_>>()
@@ -285,14 +302,34 @@ mod tests {
     #[test]
     fn generation_targets_are_the_closest_names_of_the_gold_concept() {
         let (mentions, _) = gold_mentions(&docs(), &kb(), QueryOptions::default());
-        let examples = generation_examples(&mentions, &kb(), 3);
+        let examples = generation_examples(&mentions, &kb(), 3, PromptSettings::default());
         let targets: Vec<&str> = examples.iter().map(|e| e.completion.as_str()).collect();
         assert_eq!(targets.len(), 3);
         assert_eq!(targets[0], "Wilson Disease");
         assert!(targets.contains(&"Wilson's disease"));
         assert!(examples[0].prompt.ends_with("Mention: Wilson disease"));
+        assert!(!examples[0].prompt.contains("START"));
+        let in_context =
+            generation_examples(&mentions, &kb(), 1, PromptSettings { context_chars: 12 });
+        assert!(
+            in_context[0]
+                .prompt
+                .contains("\nContext: START Wilson disease END (WD) and\nMention: Wilson disease"),
+            "{}",
+            in_context[0].prompt
+        );
         let kb_ex = kb_examples(&kb(), 10, 1);
         assert_eq!(kb_ex.len(), 3);
+        let mut with_definition = kb();
+        with_definition.add(Concept {
+            id: "MESH:D000001".into(),
+            name: "Calcimycin".into(),
+            definitions: vec!["An ionophore antibiotic.".into()],
+            ..Default::default()
+        });
+        let defined = kb_examples(&with_definition, 10, 1);
+        assert!(defined.iter().any(|e| e.completion == "Calcimycin"
+            && e.prompt.ends_with("Mention: An ionophore antibiotic.")));
         assert!(kb_ex
             .iter()
             .all(|e| e.completion == "Hepatolenticular Degeneration"));

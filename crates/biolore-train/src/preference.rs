@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use biolore_link::generative::{prompt_text, GenerativeLinker};
 use biolore_link::name_similarity::TrigramTfIdf;
+use biolore_link::MentionContext;
 use biolore_nn::heads::ChatTemplate;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
@@ -34,6 +35,9 @@ pub struct PreferencePair {
     pub chosen: String,
     /// The dispreferred name (of another concept), ranked high by the model.
     pub rejected: String,
+    /// The context the prompt showed (trimmed as the generator's prompt settings say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<MentionContext>,
 }
 
 /// ANGEL's pairing of one ranked list (`correct[i]`: whether rank `i + 1` names a gold concept):
@@ -91,7 +95,7 @@ pub fn mine_preferences(
             .with_max_len(1)
             .map(|m| {
                 let hypotheses = linker
-                    .search(&m.mention, trie, top.max(1))
+                    .search(&m.mention, m.context.as_ref(), trie, top.max(1))
                     .map_err(|e| TrainError::Mismatch(e.to_string()))?;
                 // One (name, correct) per hypothesis, in rank order.
                 Ok(hypotheses
@@ -112,12 +116,14 @@ pub fn mine_preferences(
             stats.mentions += 1;
             let correct: Vec<bool> = ranked.iter().map(|(_, c)| *c).collect();
             let mut seen = HashSet::new();
+            let context = linker.prompt_settings().context(m.context.as_ref());
             let mut push = |chosen: &str, rejected: &str| {
                 if seen.insert((chosen.to_string(), rejected.to_string())) {
                     pairs.push(PreferencePair {
                         mention: m.mention.clone(),
                         chosen: chosen.to_string(),
                         rejected: rejected.to_string(),
+                        context: context.clone(),
                     });
                 }
             };
@@ -184,15 +190,16 @@ pub fn preference_examples(
     })?;
     let eos = reference.eos_token();
     let tokenizer = reference.tokenizer();
-    let tokenize = |mention: &str, name: &str| -> Result<LmExample> {
+    let tokenize = |p: &PreferencePair, name: &str| -> Result<LmExample> {
+        let user = prompt_text(&p.mention, p.context.as_ref());
         let (prompt, completion) =
-            chat_turn(&template, &prompt_text(mention), name, eos).map_err(TrainError::Mismatch)?;
+            chat_turn(&template, &user, name, eos).map_err(TrainError::Mismatch)?;
         LmExample::new(tokenizer, &prompt, &completion, max_len)
     };
     let mut sides = Vec::with_capacity(pairs.len() * 2);
     for p in pairs {
-        sides.push(tokenize(&p.mention, &p.chosen)?);
-        sides.push(tokenize(&p.mention, &p.rejected)?);
+        sides.push(tokenize(p, &p.chosen)?);
+        sides.push(tokenize(p, &p.rejected)?);
     }
     let device = crate::parameters::Trainable::device(reference);
     let mut scores = Vec::with_capacity(sides.len());

@@ -180,11 +180,26 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     let encoder = biolore_encoder::Encoder::load(&folder, &args.model.device.device()?)?;
     let docs =
         biolore_text::pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
-    let mentions: Vec<String> = docs
+    // Each mention with its context in the abstract (read by generators trained with it).
+    let (mentions, contexts): (Vec<String>, Vec<Option<biolore_link::MentionContext>>) = docs
         .iter()
-        .flat_map(|d| d.annotations.iter().map(|a| a.span.text.clone()))
+        .flat_map(|d| {
+            let text = d.text();
+            d.annotations
+                .iter()
+                .map(|a| {
+                    let context = biolore_link::MentionContext::around(
+                        &text,
+                        a.span.start,
+                        a.span.end,
+                        biolore_link::mention_context::WIDE_CONTEXT_CHARS,
+                    );
+                    (a.span.text.clone(), context)
+                })
+                .collect::<Vec<_>>()
+        })
         .take(args.limit)
-        .collect();
+        .unzip();
     if mentions.is_empty() {
         bail!("no mentions in {}", args.data.display());
     }
@@ -192,12 +207,16 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     let linker = Linker::new(Arc::new(encoder), Arc::new(index), args.model.limits());
     let ranker = args.linker.open(linker.clone(), &device)?;
     let (encoder, index) = (linker.encoder().clone(), linker.index());
-    let texts: Vec<&str> = mentions.iter().map(String::as_str).collect();
-    ranker.rank_texts(&texts[..1], 5)?; // warm-up
+    let texts: Vec<_> = mentions
+        .iter()
+        .zip(&contexts)
+        .map(|(m, c)| (m.as_str(), c.as_ref()))
+        .collect();
+    ranker.rank_in_context(&texts[..1], 5)?; // warm-up
     let mut latencies: Vec<f64> = Vec::with_capacity(mentions.len());
     for m in texts.iter().take(300) {
         let start = Instant::now();
-        ranker.rank_texts(std::slice::from_ref(m), 5)?;
+        ranker.rank_in_context(std::slice::from_ref(m), 5)?;
         latencies.push(start.elapsed().as_secs_f64() * 1e3);
     }
     latencies.sort_by(f64::total_cmp);
@@ -205,7 +224,7 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     let mut best = f64::INFINITY;
     for _ in 0..args.runs.max(1) {
         let start = Instant::now();
-        ranker.rank_texts(&texts, 5)?;
+        ranker.rank_in_context(&texts, 5)?;
         best = best.min(start.elapsed().as_secs_f64());
     }
     // With an HNSW graph: recall@10 of the approximate nearest names against exact search,

@@ -143,9 +143,14 @@ pub struct LinkGenerativeArgs {
     /// Target names per mention: the gold concept's names closest to it (ANGEL: 3).
     #[arg(long, default_value_t = 3)]
     pub synonyms: usize,
-    /// Also this many KB-guided examples (a synonym → its concept's preferred name), sampled.
+    /// Also this many KB-guided examples (a synonym or a definition → its concept's preferred
+    /// name), sampled.
     #[arg(long, default_value_t = 0)]
     pub kb_examples: usize,
+    /// Characters of the document shown either side of the mention, which is marked
+    /// `START … END` (ANGEL); 0 shows the mention alone. Saved with the generator.
+    #[arg(long, default_value_t = biolore_link::mention_context::DEFAULT_CONTEXT_CHARS)]
+    pub context_chars: usize,
     /// Passes over the examples when --steps is not given.
     #[arg(long, default_value_t = 1.0)]
     pub epochs: f64,
@@ -730,7 +735,7 @@ fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
         batch_size: 16,
         micro_batch: 4,
         lr: 5e-5,
-        max_length: 96,
+        max_length: 160,
         checkpoint_every: 50,
         ..TrainConfig::default()
     };
@@ -750,7 +755,11 @@ fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
         ))
         .with_context(|| format!("training from {}", args.corpus.display()));
     }
-    let mut examples = biolore_train::link_pairs::generation_examples(&mentions, kb, args.synonyms);
+    let prompt = biolore_link::PromptSettings {
+        context_chars: args.context_chars,
+    };
+    let mut examples =
+        biolore_train::link_pairs::generation_examples(&mentions, kb, args.synonyms, prompt);
     let from_corpus = examples.len();
     examples.extend(biolore_train::link_pairs::kb_examples(
         kb,
@@ -790,6 +799,9 @@ fn link_generative(args: LinkGenerativeArgs) -> Result<()> {
         params.count()
     );
     run_phase(&model, &mut objective, &config, &args.out, "examples")?;
+    prompt
+        .save(&args.out)
+        .with_context(|| format!("saving the prompt settings in {}", args.out.display()))?;
     Ok(())
 }
 

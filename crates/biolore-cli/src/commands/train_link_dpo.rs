@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use biolore_link::generative::GenerativeLinker;
+use biolore_link::PromptSettings;
 use biolore_nn::heads::LanguageModel;
 use biolore_train::link_pairs::{gold_mentions, GoldMention};
 use biolore_train::preference::{
@@ -67,7 +68,7 @@ pub fn link_dpo(args: LinkDpoArgs) -> Result<()> {
         batch_size: 8,
         micro_batch: 2,
         lr: 1e-5,
-        max_length: 96,
+        max_length: 160,
         checkpoint_every: 25,
         ..TrainConfig::default()
     };
@@ -178,6 +179,7 @@ pub fn link_dpo(args: LinkDpoArgs) -> Result<()> {
         if outcome.interrupted {
             return Ok(());
         }
+        save_prompt(&current, &dir)?;
         let score = dev(&dir, &dir.join("dev-eval.json"))?;
         reports.push(ChunkReport {
             chunk: c + 1,
@@ -200,6 +202,7 @@ pub fn link_dpo(args: LinkDpoArgs) -> Result<()> {
         }
     }
     copy_model(&best.1, &args.out)?;
+    save_prompt(&best.1, &args.out)?;
     let report = Report {
         reference: args.generator.clone(),
         reference_dev,
@@ -268,7 +271,7 @@ fn chunk_preferences(
     Ok((pairs, stats))
 }
 
-/// The generator in `folder` over `index`'s KB names.
+/// The generator in `folder` over `index`'s KB names, prompting as it was trained to.
 fn generative_linker(
     folder: &Path,
     index: &Arc<biolore_index::Index>,
@@ -277,11 +280,15 @@ fn generative_linker(
 ) -> Result<GenerativeLinker> {
     let model = LanguageModel::load(folder, false, device)
         .with_context(|| format!("loading the generator {}", folder.display()))?;
-    Ok(GenerativeLinker::new(
-        Arc::new(model),
-        index.clone(),
-        beams,
-    )?)
+    let prompt = PromptSettings::load(folder)?;
+    Ok(GenerativeLinker::new(Arc::new(model), index.clone(), beams)?.with_prompt(prompt))
+}
+
+/// Gives the model in `to` the prompt settings of the generator in `from` (DPO keeps the prompt).
+fn save_prompt(from: &Path, to: &Path) -> Result<()> {
+    PromptSettings::load(from)?
+        .save(to)
+        .with_context(|| format!("saving the prompt settings in {}", to.display()))
 }
 
 /// Dev acc@1/acc@5 of the generator in `folder` (read from `cache` when an earlier run wrote it).

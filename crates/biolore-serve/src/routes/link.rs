@@ -174,14 +174,20 @@ pub async fn link(
                 .limits
                 .check_length(&format!("mentions[{i}].context"), c)?;
         }
-        queries.push(prepare_mention(mention, context.as_deref(), false, options).expanded);
+        queries.push(prepare_mention(mention, context.as_deref(), false, options));
     }
+    let (queries, contexts): (Vec<String>, Vec<_>) =
+        queries.into_iter().map(|q| (q.expanded, q.context)).unzip();
     let k = req.top_k;
     let ranked = if let Some(ranker) = state.ranker.clone() {
         let texts = queries.clone();
         tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            ranker.rank_texts(&refs, k)
+            let refs: Vec<_> = texts
+                .iter()
+                .zip(&contexts)
+                .map(|(t, c)| (t.as_str(), c.as_ref()))
+                .collect();
+            ranker.rank_in_context(&refs, k)
         })
         .await
         .map_err(|_| ApiError::internal("linking failed"))?
