@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn document_mentions_carry_their_context() {
         let text = "1|t|Breast and ovarian cancer in Wilson disease (WD).\n1|a|WD is rare.\n\
-                    1\t51\t53\tWD\tSpecificDisease\tD006527\n";
+                    1\t50\t52\tWD\tSpecificDisease\tD006527\n";
         let docs = biolore_text::pubtator::parse(Path::new("t"), text).unwrap();
         let prepared = prepare_document(&docs[0], QueryOptions::default());
         let context = prepared[0].context.as_ref().unwrap();
