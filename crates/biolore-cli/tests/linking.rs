@@ -769,10 +769,7 @@ fn generative_and_hybrid_linkers_write_only_kb_names() {
         .lines()
         .filter(|l| l.contains("\\nContext: ") && l.contains(" START ") && l.contains(" END"))
         .count();
-    assert!(
-        marked > 0 && marked < examples.lines().count(),
-        "{examples}"
-    );
+    assert!(marked > 0, "{examples}");
     let prompt: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("biolore-prompt.json")).unwrap())
             .unwrap();
