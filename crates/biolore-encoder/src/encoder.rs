@@ -244,9 +244,11 @@ impl Encoder {
         let mut out = vec![0f32; tokens.len() * dim];
         let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
         let batches = plan_batches(&lengths, limits);
+        // Fewer batches than workers (one short text): the idle workers share each product.
+        let split = biolore_nn::runtime::split_for(batches.len());
         let run = |batch: &[usize]| -> Result<Vec<f32>> {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
-            self.embed_batch(&seqs)
+            biolore_nn::runtime::with_kernel_split(split, || self.embed_batch(&seqs))
         };
         let mut scatter = |batch: &[usize], flat: &[f32]| {
             for (row, &i) in batch.iter().enumerate() {

@@ -2,7 +2,9 @@
 //! an interruption (Ctrl-C or kill -9) from the last complete chunk.
 //!
 //! Layout: `manifest.json` (written last with `complete: true`), `kb.bin` (the KB), `names.bin`
-//! (the name table), `vectors.f32` (little-endian float32 rows, L2-normalised).
+//! (the name table), `vectors.f32` (little-endian float32 rows, L2-normalised). An int8 index
+//! (`BuildOptions::precision`) is built as float32 first, then quantized: `vectors.i8` and
+//! `vector-scales.f32` replace `vectors.f32` (see [`crate::quantized`]).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -16,6 +18,7 @@ use biolore_kb::KnowledgeBase;
 use crate::error::{io_error, IndexError, Result};
 use crate::manifest::{Manifest, FORMAT};
 use crate::names::NameTable;
+use crate::quantized::{Precision, QuantizeReport};
 
 /// Files of an index folder.
 pub const MANIFEST: &str = "manifest.json";
@@ -37,6 +40,8 @@ pub struct BuildOptions {
     pub include_obsolete: bool,
     /// Also build the approximate (HNSW) graph, with these parameters.
     pub hnsw: Option<crate::ann::HnswParams>,
+    /// How to store the vectors (int8: quantized once every name is embedded).
+    pub precision: Precision,
 }
 
 impl Default for BuildOptions {
@@ -46,6 +51,7 @@ impl Default for BuildOptions {
             limits: BatchLimits::default(),
             include_obsolete: false,
             hnsw: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct BuildReport {
     pub seconds: f64,
     /// Size of the index folder in bytes.
     pub bytes: u64,
+    /// The quantization this run did (int8 indexes; `None` when there was none to do).
+    pub quantized: Option<QuantizeReport>,
 }
 
 /// Total size of the files in `dir`.
@@ -126,11 +134,8 @@ pub fn build(
         start_folder(kb, &names, model, &model_path, dim, out)?
     };
     let total = names.len();
-    let on_disk = std::fs::metadata(&vectors_path)
-        .map_err(io_error(&vectors_path))?
-        .len();
-    let done_before = ((on_disk / row_bytes) as usize).min(total);
-    if manifest.complete && done_before == total {
+    if manifest.complete && manifest.precision == Precision::Int8 {
+        check_precision(out, &manifest, options.precision)?;
         progress(total, total);
         ensure_graph(out, dim, options)?;
         return Ok(BuildReport {
@@ -139,6 +144,24 @@ pub fn build(
             embedded: 0,
             seconds: 0.0,
             bytes: folder_size(out),
+            quantized: None,
+        });
+    }
+    let on_disk = std::fs::metadata(&vectors_path)
+        .map_err(io_error(&vectors_path))?
+        .len();
+    let done_before = ((on_disk / row_bytes) as usize).min(total);
+    if manifest.complete && done_before == total {
+        progress(total, total);
+        ensure_graph(out, dim, options)?;
+        let quantized = ensure_precision(out, &mut manifest, options.precision)?;
+        return Ok(BuildReport {
+            names: total,
+            resumed_from: total,
+            embedded: 0,
+            seconds: 0.0,
+            bytes: folder_size(out),
+            quantized,
         });
     }
     // Drop a partly written row left by a kill.
@@ -192,13 +215,96 @@ pub fn build(
     manifest.complete = true;
     manifest.write(&manifest_path)?;
     ensure_graph(out, dim, options)?;
+    let quantized = ensure_precision(out, &mut manifest, options.precision)?;
     Ok(BuildReport {
         names: total,
         resumed_from: done_before,
         embedded: total - done_before,
         seconds,
         bytes: folder_size(out),
+        quantized,
     })
+}
+
+/// Refuses to turn a complete int8 index back into float32 (its float vectors are gone).
+pub(crate) fn check_precision(out: &Path, manifest: &Manifest, wanted: Precision) -> Result<()> {
+    if manifest.precision == Precision::Int8 && wanted == Precision::F32 {
+        return Err(IndexError::Invalid {
+            path: out.to_path_buf(),
+            message: "it holds an int8 index (its float32 vectors were removed when it was \
+                      quantized); build the float32 index into another --out, or pass \
+                      --precision int8"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Quantizes a complete float32 index to int8 when `wanted` asks for it: codes and scales are
+/// written, the manifest records int8, then `vectors.f32` is removed (an interruption at any
+/// point leaves an index that opens, and the next build finishes the job).
+pub(crate) fn ensure_precision(
+    out: &Path,
+    manifest: &mut Manifest,
+    wanted: Precision,
+) -> Result<Option<QuantizeReport>> {
+    if wanted == Precision::F32 || manifest.precision == Precision::Int8 {
+        return Ok(None);
+    }
+    tracing::info!("quantizing {} to int8", out.display());
+    let report =
+        crate::quantized::quantize_folder(out, manifest.names, manifest.dim, &mut |_, _| {})?;
+    manifest.precision = Precision::Int8;
+    manifest.write(&out.join(MANIFEST))?;
+    let f32_path = out.join(VECTORS_FILE);
+    std::fs::remove_file(&f32_path).map_err(io_error(&f32_path))?;
+    tracing::info!(
+        "quantized {} vectors in {:.1}s (smallest cosine to float32 {:.5})",
+        report.rows,
+        report.seconds,
+        report.min_cosine
+    );
+    Ok(Some(report))
+}
+
+/// Every vector of a complete index as float32 rows (int8 rows dequantized).
+pub(crate) fn read_vectors(out: &Path, manifest: &Manifest) -> Result<Vec<f32>> {
+    match manifest.precision {
+        Precision::F32 => {
+            let path = out.join(VECTORS_FILE);
+            let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+            Ok(bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        }
+        Precision::Int8 => {
+            let path = out.join(crate::quantized::CODES_FILE);
+            let codes = std::fs::read(&path).map_err(io_error(&path))?;
+            let scales = crate::quantized::read_scales(out, manifest.names)?;
+            let dim = manifest.dim;
+            if codes.len() != manifest.names * dim {
+                return Err(IndexError::Invalid {
+                    path,
+                    message: format!(
+                        "{} bytes, expected {} rows of {dim}",
+                        codes.len(),
+                        manifest.names
+                    ),
+                });
+            }
+            let mut vectors = vec![0f32; codes.len()];
+            for ((row, out_row), scale) in codes
+                .chunks_exact(dim)
+                .zip(vectors.chunks_exact_mut(dim))
+                .zip(scales)
+            {
+                let row: &[i8] = bytemuck::cast_slice(row);
+                crate::quantized::dequantize_row(row, scale, out_row);
+            }
+            Ok(vectors)
+        }
+    }
 }
 
 /// The distinct names of `kb` to index into `out`; an error when there are none.
@@ -254,6 +360,7 @@ pub(crate) fn start_folder(
         kb_source: kb.source.clone(),
         complete: false,
         embed_seconds: 0.0,
+        precision: crate::quantized::Precision::F32,
     };
     m.write(&out.join(MANIFEST))?;
     Ok(m)
@@ -270,12 +377,8 @@ pub(crate) fn ensure_graph(out: &Path, dim: usize, options: &BuildOptions) -> Re
     {
         return Ok(());
     }
-    let path = out.join(VECTORS_FILE);
-    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-    let vectors: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let manifest = Manifest::read(&out.join(MANIFEST))?;
+    let vectors = read_vectors(out, &manifest)?;
     tracing::info!("building the HNSW graph of {}", out.display());
     let seconds = crate::ann::build_graph(&vectors, dim, out, params)?;
     tracing::info!("HNSW graph built in {seconds:.1}s");

@@ -32,6 +32,8 @@ pub struct ImportReport {
     pub duplicates: usize,
     /// Size of the index folder in bytes.
     pub bytes: u64,
+    /// The int8 quantization done at the end (`BuildOptions::precision`).
+    pub quantized: Option<crate::quantized::QuantizeReport>,
 }
 
 /// An index folder being filled with vectors from outside.
@@ -163,6 +165,8 @@ impl VectorImport {
         self.manifest.complete = true;
         self.manifest.write(&self.out.join(MANIFEST))?;
         ensure_graph(&self.out, self.dim, options)?;
+        self.report.quantized =
+            crate::build::ensure_precision(&self.out, &mut self.manifest, options.precision)?;
         self.report.names = self.names.len();
         self.report.bytes = folder_size(&self.out);
         Ok(self.report)

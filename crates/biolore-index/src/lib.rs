@@ -6,6 +6,7 @@ pub mod error;
 pub mod import;
 pub mod manifest;
 pub mod names;
+pub mod quantized;
 pub mod search;
 
 pub use ann::HnswParams;
@@ -14,4 +15,5 @@ pub use error::{IndexError, Result};
 pub use import::{ImportReport, VectorImport};
 pub use manifest::Manifest;
 pub use names::{normalize_name, NameEntry, NameTable};
+pub use quantized::Precision;
 pub use search::{recall, Hit, Index};

@@ -32,6 +32,9 @@ pub struct Manifest {
     pub complete: bool,
     /// Seconds spent embedding (summed over resumed runs).
     pub embed_seconds: f64,
+    /// How the vectors are stored (f32 when absent: indexes built before int8 existed).
+    #[serde(default)]
+    pub precision: crate::quantized::Precision,
 }
 
 impl Manifest {

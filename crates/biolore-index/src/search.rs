@@ -1,5 +1,6 @@
 //! Opening an index (vectors memory-mapped) and exact search: multi-threaded dot products over
-//! all names, then each concept scored by its best name.
+//! all names, then each concept scored by its best name. An int8 index is scored the same way,
+//! the float query against each stored row's `scale · codes`.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use crate::build::{KB_FILE, MANIFEST, NAMES_FILE, VECTORS_FILE};
 use crate::error::{io_error, IndexError, Result};
 use crate::manifest::Manifest;
 use crate::names::NameTable;
+use crate::quantized::{Precision, CODES_FILE};
 
 /// One ranked concept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,10 +31,23 @@ pub struct Index {
     manifest: Manifest,
     kb: KnowledgeBase,
     names: NameTable,
-    base: memmap2::Mmap,
+    base: Stored,
     base_rows: usize,
     extra: Vec<f32>,
     ann: Option<crate::ann::Ann>,
+}
+
+/// The vectors written by the build, memory-mapped.
+enum Stored {
+    /// float32 rows.
+    F32(memmap2::Mmap),
+    /// int8 rows and their scales.
+    Int8 {
+        /// `rows × dim` codes.
+        codes: memmap2::Mmap,
+        /// One scale per row.
+        scales: Vec<f32>,
+    },
 }
 
 /// Rows scored per parallel task (their vectors stay in cache across a query block).
@@ -88,30 +103,17 @@ impl Index {
         }
         let kb = biolore_kb::store::open(&dir.join(KB_FILE))?;
         let names: NameTable = read_bincode(&dir.join(NAMES_FILE))?;
-        let vectors_path = dir.join(VECTORS_FILE);
-        let file = std::fs::File::open(&vectors_path).map_err(io_error(&vectors_path))?;
-        // SAFETY: index files are written once and never modified after the build completes;
-        // the map is read-only.
-        let base = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(&vectors_path))?;
-        let expected = manifest.names * manifest.dim * 4;
-        if names.len() != manifest.names || base.len() != expected || cfg!(target_endian = "big") {
+        if names.len() != manifest.names || cfg!(target_endian = "big") {
             return Err(IndexError::Invalid {
                 path: dir.to_path_buf(),
                 message: format!(
-                    "{} names and {} vector bytes, but the manifest says {} names of dimension {}",
+                    "{} names, but the manifest says {}",
                     names.len(),
-                    base.len(),
-                    manifest.names,
-                    manifest.dim
+                    manifest.names
                 ),
             });
         }
-        if bytemuck::try_cast_slice::<u8, f32>(&base).is_err() {
-            return Err(IndexError::Invalid {
-                path: vectors_path,
-                message: "vectors are not aligned for float32".into(),
-            });
-        }
+        let base = open_vectors(dir, &manifest)?;
         let ann = crate::ann::Ann::open(dir, crate::ann::HnswParams::default().ef_search)?;
         Ok(Self {
             ann,
@@ -150,17 +152,56 @@ impl Index {
         self.manifest.dim
     }
 
-    fn base_vectors(&self) -> &[f32] {
-        bytemuck::try_cast_slice(&self.base).unwrap_or(&[])
+    /// How the stored vectors are kept (f32 or int8).
+    pub fn precision(&self) -> Precision {
+        match self.base {
+            Stored::F32(_) => Precision::F32,
+            Stored::Int8 { .. } => Precision::Int8,
+        }
     }
 
-    fn row(&self, i: usize) -> &[f32] {
+    /// The float32 rows of an f32 index (empty for int8).
+    fn base_vectors(&self) -> &[f32] {
+        match &self.base {
+            Stored::F32(map) => bytemuck::try_cast_slice(map).unwrap_or(&[]),
+            Stored::Int8 { .. } => &[],
+        }
+    }
+
+    /// Cosine of the unit `query` with name `i` (stored or added at run time).
+    fn score_row(&self, i: usize, query: &[f32]) -> f32 {
         let d = self.dim();
-        if i < self.base_rows {
-            &self.base_vectors()[i * d..(i + 1) * d]
-        } else {
+        if i >= self.base_rows {
             let j = i - self.base_rows;
-            &self.extra[j * d..(j + 1) * d]
+            return dot(&self.extra[j * d..(j + 1) * d], query);
+        }
+        match &self.base {
+            Stored::F32(_) => dot(&self.base_vectors()[i * d..(i + 1) * d], query),
+            Stored::Int8 { codes, scales } => {
+                let codes: &[i8] = bytemuck::cast_slice(&codes[i * d..(i + 1) * d]);
+                scales[i] * crate::quantized::dot_codes(query, codes)
+            }
+        }
+    }
+
+    /// Stored rows `first..first + rows` as float32 (int8 rows dequantized into `buffer`).
+    fn block<'a>(&'a self, first: usize, rows: usize, buffer: &'a mut Vec<f32>) -> &'a [f32] {
+        let d = self.dim();
+        match &self.base {
+            Stored::F32(_) => &self.base_vectors()[first * d..(first + rows) * d],
+            Stored::Int8 { codes, scales } => {
+                buffer.resize(rows * d, 0.0);
+                for r in 0..rows {
+                    let i = first + r;
+                    let row: &[i8] = bytemuck::cast_slice(&codes[i * d..(i + 1) * d]);
+                    crate::quantized::dequantize_row(
+                        row,
+                        scales[i],
+                        &mut buffer[r * d..(r + 1) * d],
+                    );
+                }
+                buffer
+            }
         }
     }
 
@@ -189,7 +230,6 @@ impl Index {
         let n = self.names.len();
         let d = self.dim();
         let flat_queries: Vec<f32> = queries.iter().flat_map(|x| x.iter().copied()).collect();
-        let base = self.base_vectors();
         let mut out = vec![0f32; n * q];
         out.par_chunks_mut(ROWS_PER_TASK * q)
             .enumerate()
@@ -198,7 +238,8 @@ impl Index {
                 let rows = chunk.len() / q;
                 // A single query is memory-bound: the dot loop is as fast and needs no GEMM setup.
                 if q >= 4 && first + rows <= self.base_rows {
-                    let block = &base[first * d..(first + rows) * d];
+                    let mut buffer = Vec::new();
+                    let block = self.block(first, rows, &mut buffer);
                     if biolore_nn::kernels::gemm::sgemm_nt_into(
                         block,
                         &flat_queries,
@@ -210,10 +251,19 @@ impl Index {
                         return;
                     }
                 }
+                if let (Stored::Int8 { codes, scales }, true) =
+                    (&self.base, first + rows <= self.base_rows)
+                {
+                    let codes: &[i8] = bytemuck::cast_slice(&codes[first * d..(first + rows) * d]);
+                    for (j, query) in queries.iter().enumerate() {
+                        let scales = &scales[first..first + rows];
+                        crate::quantized::score_codes(query, codes, scales, &mut chunk[j..], q);
+                    }
+                    return;
+                }
                 for (r, scores) in chunk.chunks_exact_mut(q).enumerate() {
-                    let v = self.row(first + r);
                     for (s, query) in scores.iter_mut().zip(queries) {
-                        *s = dot(v, query);
+                        *s = self.score_row(first + r, query);
                     }
                 }
             });
@@ -354,6 +404,49 @@ impl Index {
             results.extend(per_query);
         }
         results
+    }
+}
+
+/// Memory-maps the stored vectors of the complete index in `dir`, checking their sizes.
+fn open_vectors(dir: &Path, manifest: &Manifest) -> Result<Stored> {
+    let map = |path: &Path| -> Result<memmap2::Mmap> {
+        let file = std::fs::File::open(path).map_err(io_error(path))?;
+        // SAFETY: index files are written once and never modified after the build completes;
+        // the map is read-only.
+        unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))
+    };
+    let values = manifest.names * manifest.dim;
+    let size_error = |path: PathBuf, got: usize, expected: usize| IndexError::Invalid {
+        path,
+        message: format!(
+            "{got} bytes, but the manifest's {} names of dimension {} need {expected}",
+            manifest.names, manifest.dim
+        ),
+    };
+    match manifest.precision {
+        Precision::F32 => {
+            let path = dir.join(VECTORS_FILE);
+            let base = map(&path)?;
+            if base.len() != values * 4 {
+                return Err(size_error(path, base.len(), values * 4));
+            }
+            if bytemuck::try_cast_slice::<u8, f32>(&base).is_err() {
+                return Err(IndexError::Invalid {
+                    path,
+                    message: "vectors are not aligned for float32".into(),
+                });
+            }
+            Ok(Stored::F32(base))
+        }
+        Precision::Int8 => {
+            let path = dir.join(CODES_FILE);
+            let codes = map(&path)?;
+            if codes.len() != values {
+                return Err(size_error(path, codes.len(), values));
+            }
+            let scales = crate::quantized::read_scales(dir, manifest.names)?;
+            Ok(Stored::Int8 { codes, scales })
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use biolore_encoder::Encoder;
-use biolore_index::{build, BuildOptions, HnswParams, Index, IndexError};
+use biolore_index::{build, BuildOptions, HnswParams, Index, IndexError, Precision};
 use biolore_kb::load::{biosyn, Policy};
 use biolore_kb::KnowledgeBase;
 use candle_core::Device;
@@ -201,4 +201,83 @@ fn hnsw_graph_finds_what_exact_search_finds() {
         assert_eq!(a[0].concept, e[0].concept, "query {i} ({})", texts[i]);
         assert!(a[0].score > 0.999);
     }
+}
+
+#[test]
+fn int8_index_is_four_times_smaller_and_finds_what_f32_finds() {
+    let kb = small_dictionary(300);
+    let enc = encoder();
+    let tmp = tempfile::tempdir().unwrap();
+    let float_dir = tmp.path().join("f32");
+    build_quiet(&kb, &enc, &float_dir, &BuildOptions::default()).unwrap();
+    let int8 = BuildOptions {
+        precision: Precision::Int8,
+        hnsw: Some(HnswParams::default()),
+        ..BuildOptions::default()
+    };
+    // Built directly as int8: embedded, graph built from the float rows, then quantized.
+    let dir = tmp.path().join("int8");
+    let report = build_quiet(&kb, &enc, &dir, &int8).unwrap();
+    let quantized = report.quantized.expect("quantized");
+    assert_eq!(quantized.rows, report.names);
+    assert!(quantized.min_cosine > 0.999, "{}", quantized.min_cosine);
+    assert!(!dir.join("vectors.f32").exists());
+    let float_bytes = std::fs::metadata(float_dir.join("vectors.f32"))
+        .unwrap()
+        .len();
+    let code_bytes = std::fs::metadata(dir.join("vectors.i8")).unwrap().len();
+    assert_eq!(code_bytes * 4, float_bytes);
+
+    let float = Index::open(&float_dir).unwrap();
+    let index = Index::open(&dir).unwrap();
+    assert_eq!(index.precision(), Precision::Int8);
+    assert_eq!(float.precision(), Precision::F32);
+    assert!(index.has_graph());
+    let texts: Vec<&str> = float
+        .names()
+        .names
+        .iter()
+        .step_by(7)
+        .take(40)
+        .map(|e| e.text.as_str())
+        .collect();
+    let q = enc.embed(&texts).unwrap();
+    let queries: Vec<Vec<f32>> = q.rows().map(<[f32]>::to_vec).collect();
+    // Single queries (the dot loop) and blocks (dequantized rows through the GEMM).
+    let one = index.search(&queries[..1], 5);
+    let exact = float.search(&queries, 5);
+    let got = index.search(&queries, 5);
+    assert_eq!(one[0], got[0]);
+    for (i, (g, e)) in got.iter().zip(&exact).enumerate() {
+        assert_eq!(g[0].concept, e[0].concept, "query {i} ({})", texts[i]);
+        assert!(
+            (g[0].score - e[0].score).abs() < 2e-3,
+            "{} vs {}",
+            g[0].score,
+            e[0].score
+        );
+    }
+    let recall = biolore_index::recall(
+        &float.nearest_names(&queries, 10),
+        &index.nearest_names(&queries, 10),
+    );
+    assert!(recall >= 0.97, "recall@10 {recall}");
+
+    // A second run confirms; asking for f32 on an int8 index is refused, naming the way out.
+    let again = build_quiet(&kb, &enc, &dir, &int8).unwrap();
+    assert_eq!((again.embedded, again.quantized), (0, None));
+    let refused = build_quiet(&kb, &enc, &dir, &BuildOptions::default()).unwrap_err();
+    assert!(
+        refused.to_string().contains("--precision int8"),
+        "{refused}"
+    );
+
+    // A finished f32 index converts in place without re-embedding.
+    let converted = build_quiet(&kb, &enc, &float_dir, &int8).unwrap();
+    assert_eq!(converted.embedded, 0);
+    assert!(converted.quantized.is_some());
+    assert_eq!(
+        Index::open(&float_dir).unwrap().search(&queries, 5),
+        index.search(&queries, 5)
+    );
 }

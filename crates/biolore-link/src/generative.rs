@@ -186,11 +186,15 @@ impl MentionRanker for GenerativeLinker {
         k: usize,
     ) -> Result<Vec<Vec<Candidate>>> {
         let beams = self.beams.max(k);
+        // Fewer mentions than workers: the idle ones share each matrix product.
+        let split = biolore_nn::runtime::split_for(queries.len());
         queries
             .par_iter()
             .with_max_len(1)
             .map(|(t, context)| {
-                let hypotheses = self.search(t, *context, self.names.trie(), beams)?;
+                let hypotheses = biolore_nn::runtime::with_kernel_split(split, || {
+                    self.search(t, *context, self.names.trie(), beams)
+                })?;
                 Ok(candidates_of(&hypotheses, &self.names, &self.index, k))
             })
             .collect()

@@ -123,11 +123,15 @@ impl MentionRanker for HybridLinker {
         k: usize,
     ) -> Result<Vec<Vec<Candidate>>> {
         let dense = self.dense.link(&texts_of(queries), self.depth.max(k))?;
+        // Fewer mentions than workers: the idle ones share each matrix product.
+        let split = biolore_nn::runtime::split_for(queries.len());
         queries
             .par_iter()
             .zip(dense)
             .with_max_len(1)
-            .map(|((t, context), d)| self.rerank(t, *context, d, k))
+            .map(|((t, context), d)| {
+                biolore_nn::runtime::with_kernel_split(split, || self.rerank(t, *context, d, k))
+            })
             .collect()
     }
 

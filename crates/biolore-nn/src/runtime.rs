@@ -6,6 +6,7 @@
 //! before any other thread exists (the `biolore` binary does); without it, the encoder runs one
 //! batch at a time and lets candle parallelise inside each operation.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
@@ -49,5 +50,59 @@ pub fn kernel_threads() -> usize {
         1
     } else {
         candle_core::utils::get_num_threads()
+    }
+}
+
+thread_local! {
+    /// Parts the kernels running on this thread may split their work into (1: do not split).
+    static KERNEL_SPLIT: Cell<usize> = const { Cell::new(1) };
+}
+
+/// Runs `f` with the kernels it calls on this thread allowed to split each product into
+/// `parts` tasks on the current rayon pool.
+///
+/// For work that cannot keep every worker busy with a batch of its own (one short text on a
+/// two-core server): the idle workers then take a share of each matrix product.
+pub fn with_kernel_split<R>(parts: usize, f: impl FnOnce() -> R) -> R {
+    let previous = KERNEL_SPLIT.with(|s| s.replace(parts.max(1)));
+    // Restores the setting even when `f` unwinds.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KERNEL_SPLIT.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Parts the current thread's kernels may split a product into (see [`with_kernel_split`]).
+pub fn kernel_split() -> usize {
+    KERNEL_SPLIT.with(Cell::get)
+}
+
+/// How many parts to split each kernel into when `batches` model batches share the workers:
+/// the workers left idle (at least 1, i.e. no split, when every worker has a batch).
+pub fn split_for(batches: usize) -> usize {
+    let workers = workers();
+    if batches == 0 || batches >= workers {
+        1
+    } else {
+        workers / batches
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn split_is_scoped_to_the_closure() {
+        assert_eq!(super::kernel_split(), 1);
+        let inside = super::with_kernel_split(3, super::kernel_split);
+        assert_eq!(inside, 3);
+        assert_eq!(super::kernel_split(), 1);
+        let nested = super::with_kernel_split(2, || {
+            super::with_kernel_split(4, super::kernel_split) + super::kernel_split()
+        });
+        assert_eq!(nested, 6);
     }
 }

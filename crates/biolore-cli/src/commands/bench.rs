@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// (p50/p99) and batch throughput on the NCBI-disease dev mentions.
     #[arg(long)]
     pub link_index: Option<PathBuf>,
+    /// With --link-index: also report recall@10 of its exact nearest names against this index
+    /// of the same KB and model (e.g. an int8 index against its float32 original).
+    #[arg(long, requires = "link_index")]
+    pub recall_against: Option<PathBuf>,
     /// The linker benchmarked with --link-index (dense, generative or hybrid).
     #[command(flatten)]
     pub linker: super::link::LinkerChoiceArgs,
@@ -255,7 +259,39 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
             "latency_p99_ms": p(0.99),
         });
     }
+    // Against a reference index (an int8 index against its f32 original): recall@10 of the
+    // exact nearest names.
+    let mut reference = serde_json::Value::Null;
+    if let Some(dir) = &args.recall_against {
+        let other = biolore_index::Index::open(dir)?;
+        if other.names().len() != index.names().len() || other.dim() != index.dim() {
+            bail!(
+                "{} has {} names of dimension {}, {} has {} of {}: not the same KB and model",
+                dir.display(),
+                other.names().len(),
+                other.dim(),
+                index_dir.display(),
+                index.names().len(),
+                index.dim()
+            );
+        }
+        let vectors = encoder.embed(&mentions)?;
+        let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
+        let exact = other.nearest_names(&queries, 10);
+        let start = Instant::now();
+        let got = index.nearest_names(&queries, 10);
+        let search_ms = start.elapsed().as_secs_f64() * 1e3 / queries.len() as f64;
+        reference = serde_json::json!({
+            "index": dir.display().to_string(),
+            "precision": other.precision().to_string(),
+            "recall_at_10": biolore_index::recall(&exact, &got),
+            "queries": queries.len(),
+            "search_ms_per_query": search_ms,
+        });
+    }
     let result = serde_json::json!({
+        "reference": reference,
+        "precision": index.precision().to_string(),
         "hnsw": ann,
         "index": index_dir.display().to_string(),
         "linker": ranker.kind(),
@@ -274,10 +310,11 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
         println!("{result}");
     } else {
         println!(
-            "{} linker, index {} ({} names, {:.1} MB, model {})\nsingle mention: p50 {:.1} ms, p99 {:.1} ms ({} mentions)\nbatch: {} mentions in {:.2}s = {:.0} mentions/s",
+            "{} linker, index {} ({} names, {} vectors, {:.1} MB, model {})\nsingle mention: p50 {:.1} ms, p99 {:.1} ms ({} mentions)\nbatch: {} mentions in {:.2}s = {:.0} mentions/s",
             ranker.kind(),
             index_dir.display(),
             index.names().len(),
+            index.precision(),
             result["index_mb"].as_f64().unwrap_or(0.0),
             index.manifest().model,
             pct(0.5),
@@ -287,6 +324,16 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
             best,
             mentions.len() as f64 / best
         );
+        if !reference.is_null() {
+            println!(
+                "recall@10 {:.4} against {} ({} vectors; {} queries, batch search {:.2} ms per query)",
+                reference["recall_at_10"].as_f64().unwrap_or(0.0),
+                reference["index"].as_str().unwrap_or(""),
+                reference["precision"].as_str().unwrap_or(""),
+                reference["queries"],
+                reference["search_ms_per_query"].as_f64().unwrap_or(0.0)
+            );
+        }
         if !result["hnsw"].is_null() {
             let h = &result["hnsw"];
             println!(

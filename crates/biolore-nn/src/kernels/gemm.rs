@@ -139,9 +139,33 @@ pub fn backend_name() -> &'static str {
     }
 }
 
+/// Multiply-adds below which a product is not worth splitting across threads.
+const MIN_SPLIT_WORK: usize = 1 << 20;
+/// Columns of the output each split part covers at least (and a multiple of).
+const SPLIT_COLUMNS: usize = 64;
+
+/// A pointer into the output buffer that split parts write disjoint columns of.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each part writes only its own column range of the buffer (see `sgemm_nt`).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The pointer `offset` floats further (a method, so closures capture the whole `OutPtr`).
+    ///
+    /// # Safety
+    /// `offset` must stay inside the buffer.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
+
 /// `C = A Bᵀ + beta·C` for row-major `a` `[m, k]`, `b` `[n, k]` and `out` `[m, n]`.
 ///
-/// The caller has checked that the sizes match and fit in `i32`.
+/// The caller has checked that the sizes match and fit in `i32`. When the calling thread may
+/// split its kernels ([`crate::runtime::kernel_split`]) and the product is large enough, the
+/// output's columns are split into that many parts computed on the current rayon pool.
 fn sgemm_nt(
     blas: &Blas,
     a: &[f32],
@@ -151,26 +175,66 @@ fn sgemm_nt(
     out: &mut [f32],
 ) {
     debug_assert!(a.len() == m * k && b.len() == n * k && out.len() == m * n);
-    // SAFETY: row-major A [m,k] (lda k), B [n,k] used transposed (ldb k), C [m,n] (ldc n); the
-    // slices have exactly those sizes (checked by every caller) and `out` is exclusively borrowed.
-    unsafe {
-        (blas.sgemm)(
-            ROW_MAJOR,
-            NO_TRANS,
-            TRANS,
-            m as i32,
-            n as i32,
-            k as i32,
-            1.0,
-            a.as_ptr(),
-            k as i32,
-            b.as_ptr(),
-            k as i32,
-            beta,
-            out.as_mut_ptr(),
-            n as i32,
-        );
+    let parts = crate::runtime::kernel_split().min(n / SPLIT_COLUMNS).max(1);
+    let c = OutPtr(out.as_mut_ptr());
+    if parts == 1 || m * n * k < MIN_SPLIT_WORK {
+        // SAFETY: A [m,k], B [n,k] and C [m,n] have exactly those sizes (checked by the
+        // callers) and `out` is exclusively borrowed.
+        unsafe { sgemm_nt_raw(blas, a, b.as_ptr(), (m, n, k), beta, c.0, n) };
+        return;
     }
+    let width = n.div_ceil(parts).div_ceil(SPLIT_COLUMNS) * SPLIT_COLUMNS;
+    use rayon::prelude::*;
+    (0..n.div_ceil(width)).into_par_iter().for_each(|part| {
+        let first = part * width;
+        let cols = width.min(n - first);
+        // SAFETY: rows `first..first + cols` of B lie inside `b`; the part writes columns
+        // `first..first + cols` of every row of C (stride n), which no other part touches,
+        // and `out` outlives the parallel loop.
+        unsafe {
+            sgemm_nt_raw(
+                blas,
+                a,
+                b.as_ptr().add(first * k),
+                (m, cols, k),
+                beta,
+                c.at(first),
+                n,
+            )
+        };
+    });
+}
+
+/// `C = A Bᵀ + beta·C` on raw pointers: `b` holds `n` rows of `k`, `c` has row stride `ldc`.
+///
+/// # Safety
+/// `b` must point to `n·k` readable floats and `c` to an `m × n` block of row stride `ldc`
+/// that nothing else reads or writes during the call.
+unsafe fn sgemm_nt_raw(
+    blas: &Blas,
+    a: &[f32],
+    b: *const f32,
+    (m, n, k): (usize, usize, usize),
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    (blas.sgemm)(
+        ROW_MAJOR,
+        NO_TRANS,
+        TRANS,
+        m as i32,
+        n as i32,
+        k as i32,
+        1.0,
+        a.as_ptr(),
+        k as i32,
+        b,
+        k as i32,
+        beta,
+        c,
+        ldc as i32,
+    );
 }
 
 /// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.
