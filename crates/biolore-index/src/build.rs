@@ -120,13 +120,20 @@ pub fn build(
     let row_bytes = (dim * 4) as u64;
     let mut manifest = if manifest_path.is_file() {
         let m = Manifest::read(&manifest_path)?;
-        if m.fingerprint != names.fingerprint() || m.dim != dim || m.model_path != model_path {
+        let why = if m.fingerprint != names.fingerprint() {
+            Some("another KB (its names differ)".to_string())
+        } else if m.dim != dim || !same_folder(&m.model_path, &model_path) {
+            Some(format!(
+                "another model ({}, {} dimensions)",
+                m.model_path, m.dim
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
             return Err(IndexError::Invalid {
                 path: out.to_path_buf(),
-                message: format!(
-                    "it holds an index of another KB or model ({}); choose another --out or remove it",
-                    m.model
-                ),
+                message: format!("it holds an index of {why}; choose another --out or remove it"),
             });
         }
         m
@@ -224,6 +231,15 @@ pub fn build(
         bytes: folder_size(out),
         quantized,
     })
+}
+
+/// Whether two model paths name the same folder (a relative and an absolute path may).
+fn same_folder(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// Refuses to turn a complete int8 index back into float32 (its float vectors are gone).

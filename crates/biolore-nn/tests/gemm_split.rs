@@ -26,7 +26,12 @@ fn split_products_equal_whole_ones() {
         .build()
         .unwrap();
     // Shapes of a short mention in mpnet (projections and feed-forward), and one too small to split.
-    for (m, n, k) in [(10, 768, 768), (10, 3072, 768), (7, 768, 3072), (3, 200, 64)] {
+    for (m, n, k) in [
+        (10, 768, 768),
+        (10, 3072, 768),
+        (7, 768, 3072),
+        (3, 200, 64),
+    ] {
         let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu).unwrap();
         let w = Tensor::randn(0f32, 0.05, (n, k), &Device::Cpu).unwrap();
         let b = Tensor::randn(0f32, 1.0, n, &Device::Cpu).unwrap();
@@ -53,6 +58,9 @@ fn split_products_equal_whole_ones() {
                 .unwrap()
         };
         assert!(diff(&whole, &split) < 1e-4, "{m}x{n}x{k}: split differs");
-        assert!(diff(&whole, &reference) < 1e-3, "{m}x{n}x{k}: BLAS differs from candle");
+        assert!(
+            diff(&whole, &reference) < 1e-3,
+            "{m}x{n}x{k}: BLAS differs from candle"
+        );
     }
 }
