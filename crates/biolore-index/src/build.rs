@@ -141,23 +141,19 @@ pub fn build(
         start_folder(kb, &names, model, &model_path, dim, out)?
     };
     let total = names.len();
-    if manifest.complete && manifest.precision == Precision::Int8 {
+    // A finished int8 index has no float file to count rows in.
+    let finished_int8 = manifest.complete && manifest.precision == Precision::Int8;
+    if finished_int8 {
         check_precision(out, &manifest, options.precision)?;
-        progress(total, total);
-        ensure_graph(out, dim, options)?;
-        return Ok(BuildReport {
-            names: total,
-            resumed_from: total,
-            embedded: 0,
-            seconds: 0.0,
-            bytes: folder_size(out),
-            quantized: None,
-        });
     }
-    let on_disk = std::fs::metadata(&vectors_path)
-        .map_err(io_error(&vectors_path))?
-        .len();
-    let done_before = ((on_disk / row_bytes) as usize).min(total);
+    let done_before = if finished_int8 {
+        total
+    } else {
+        let on_disk = std::fs::metadata(&vectors_path)
+            .map_err(io_error(&vectors_path))?
+            .len();
+        ((on_disk / row_bytes) as usize).min(total)
+    };
     if manifest.complete && done_before == total {
         progress(total, total);
         ensure_graph(out, dim, options)?;

@@ -217,8 +217,10 @@ pub fn quantize_folder(
                 *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
             let scale = quantize_row(&row, &mut codes);
-            dequantize_row(&codes, scale, &mut back);
-            min_cosine = min_cosine.min(cosine(&row, &back));
+            if scale > 0.0 {
+                dequantize_row(&codes, scale, &mut back);
+                min_cosine = min_cosine.min(biolore_encoder::cosine(&row, &back));
+            }
             let as_bytes: &[u8] = bytemuck::cast_slice(&codes);
             codes_out
                 .write_all(as_bytes)
@@ -248,20 +250,6 @@ fn finish(mut w: BufWriter<std::fs::File>, tmp: &Path, path: &Path) -> Result<()
     })?;
     file.sync_all().map_err(io_error(tmp))?;
     std::fs::rename(tmp, path).map_err(io_error(path))
-}
-
-/// Cosine of two vectors (0 when either is zero).
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        return if aa == bb { 1.0 } else { 0.0 };
-    }
-    ab / (aa.sqrt() * bb.sqrt())
 }
 
 /// Reads the per-vector scales of an int8 index (`rows` of them).
@@ -315,9 +303,9 @@ mod tests {
             let mut back = vec![0f32; dim];
             dequantize_row(&codes, scale, &mut back);
             assert!(
-                cosine(&v, &back) > 0.9995,
+                biolore_encoder::cosine(&v, &back) > 0.9995,
                 "dim {dim}: {}",
-                cosine(&v, &back)
+                biolore_encoder::cosine(&v, &back)
             );
         }
     }
