@@ -167,10 +167,10 @@ pub struct QuantizeReport {
 /// Rows read and written per step (bounded memory at any index size).
 const ROWS_PER_STEP: usize = 4096;
 
-/// Quantizes the complete float index in `dir` (`rows` vectors of `dim`) into int8 files, then
-/// removes `vectors.f32`. Files are written under temporary names and renamed, so an
-/// interrupted run leaves the float index intact; the caller updates the manifest between
-/// the rename and the removal.
+/// Quantizes the complete float index in `dir` (`rows` vectors of `dim`) into int8 files
+/// (`vectors.f32` is left in place). Files are written under temporary names and renamed, so an
+/// interrupted run leaves the float index intact; the caller records int8 in the manifest and
+/// then removes the float file.
 pub fn quantize_folder(
     dir: &Path,
     rows: usize,

@@ -234,9 +234,15 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     // With an HNSW graph: recall@10 of the approximate nearest names against exact search,
     // and the approximate single-mention latency.
     let mut ann = serde_json::Value::Null;
-    if index.has_graph() && ranker.kind() == "dense" {
+    // The mentions' vectors, embedded once for the recall checks below (only when one runs).
+    let with_graph = index.has_graph() && ranker.kind() == "dense";
+    let queries: Vec<Vec<f32>> = if with_graph || args.recall_against.is_some() {
         let vectors = encoder.embed(&mentions)?;
-        let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
+        vectors.rows().map(<[f32]>::to_vec).collect()
+    } else {
+        Vec::new()
+    };
+    if with_graph {
         let exact = index.nearest_names(&queries, 10);
         let start = Instant::now();
         let approx = index.nearest_names_approx(&queries, 10).unwrap_or_default();
@@ -275,8 +281,6 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
                 index.dim()
             );
         }
-        let vectors = encoder.embed(&mentions)?;
-        let queries: Vec<Vec<f32>> = vectors.rows().map(<[f32]>::to_vec).collect();
         let exact = other.nearest_names(&queries, 10);
         let start = Instant::now();
         let got = index.nearest_names(&queries, 10);
