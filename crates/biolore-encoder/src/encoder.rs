@@ -9,6 +9,7 @@ use crate::batching::{plan_batches, BatchLimits};
 use crate::error::{EncoderError, Result};
 use crate::folder::ModelSpec;
 use crate::pooling::{l2_normalize, Pooling};
+use crate::precision::{Int8Options, Int8Report, Precision};
 use crate::tokens::TextTokenizer;
 use biolore_nn::models::Transformer;
 
@@ -89,6 +90,7 @@ pub struct Encoder {
     model: Transformer,
     tokenizer: TextTokenizer,
     device: Device,
+    precision: Precision,
 }
 
 impl Encoder {
@@ -96,6 +98,33 @@ impl Encoder {
     pub fn load(folder: &Path, device: &Device) -> Result<Self> {
         let spec = ModelSpec::read(folder)?;
         Self::from_spec(spec, device)
+    }
+
+    /// Loads a model folder at `precision` (int8: calibrated and converted at load, CPU only).
+    pub fn load_with_precision(folder: &Path, device: &Device, precision: Precision) -> Result<Self> {
+        let mut encoder = Self::load(folder, device)?;
+        if precision == Precision::Int8 {
+            encoder.quantize_int8(&Int8Options::from_env())?;
+        }
+        Ok(encoder)
+    }
+
+    /// Converts the dense layers to int8 after calibrating on built-in texts (see
+    /// [`crate::precision`]); the vectors then stay within cosine 0.999 of float32.
+    pub fn quantize_int8(&mut self, options: &Int8Options) -> Result<Int8Report> {
+        let report = crate::precision::quantize(self, options)?;
+        self.precision = Precision::Int8;
+        Ok(report)
+    }
+
+    /// The precision of the dense layers.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The transformer, mutably (for conversions such as [`Encoder::quantize_int8`]).
+    pub fn transformer_mut(&mut self) -> &mut Transformer {
+        &mut self.model
     }
 
     /// Loads the model a [`ModelSpec`] describes.
@@ -128,6 +157,7 @@ impl Encoder {
             model,
             tokenizer,
             device: device.clone(),
+            precision: Precision::F32,
         })
     }
 

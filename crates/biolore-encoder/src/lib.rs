@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod error;
 pub mod folder;
 pub mod pooling;
+pub mod precision;
 pub mod resolve;
 pub mod tokens;
 
@@ -18,5 +19,6 @@ pub use encoder::{cosine, Embeddings, Encoder};
 pub use error::{EncoderError, Result};
 pub use folder::ModelSpec;
 pub use pooling::Pooling;
+pub use precision::{Int8Options, Int8Report, Precision};
 pub use resolve::{resolve_model, DEFAULT_MODEL};
 pub use tokens::{TextTokenizer, Token};

@@ -46,11 +46,17 @@ pub struct BenchArgs {
     /// of the same KB and model (e.g. an int8 index against its float32 original).
     #[arg(long, requires = "link_index")]
     pub recall_against: Option<PathBuf>,
+    /// With --precision int8: also run the float32 model on the same texts, alternating passes,
+    /// and report the speed ratio and the cosine of each int8 vector to its float32 one.
+    #[arg(long)]
+    pub against_f32: bool,
     /// The linker benchmarked with --link-index (dense, generative or hybrid).
     #[command(flatten)]
     pub linker: super::link::LinkerChoiceArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 /// One workload's measurement.
@@ -69,6 +75,19 @@ pub struct BenchResult {
     batch_size: usize,
     max_batch_tokens: usize,
     gemm: String,
+    precision: String,
+    /// With --against-f32: float32 texts/s, int8 ÷ float32 speed, smallest and mean cosine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against_f32: Option<AgainstF32>,
+}
+
+/// The float32 model beside the int8 one on the same texts.
+#[derive(Debug, Serialize)]
+struct AgainstF32 {
+    f32_texts_per_s: f64,
+    speedup: f64,
+    min_cosine: f32,
+    mean_cosine: f64,
 }
 
 /// Floating-point operations of one forward pass over sequences of the given lengths.
@@ -94,15 +113,31 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(index) = &args.link_index {
         return run_link(&args, index);
     }
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.precision.precision())?;
+    let reference = if args.against_f32 {
+        if encoder.precision() == biolore_encoder::Precision::F32 {
+            bail!("--against-f32 compares an int8 model with its float32 original: add --precision int8");
+        }
+        Some(args.model.load_with(biolore_encoder::Precision::F32)?)
+    } else {
+        None
+    };
     let threads = biolore_nn::runtime::workers();
     if !args.json {
         println!(
-            "model {} ({}; {} threads; GEMM: {})",
+            "model {} ({}; {}; {} threads; GEMM: {})",
             args.model.model,
             encoder.spec().config.model_type,
+            encoder.precision(),
             threads,
-            biolore_nn::kernels::gemm::backend_name()
+            match encoder.precision() {
+                biolore_encoder::Precision::Int8 => format!(
+                    "int8 {}",
+                    biolore_nn::kernels::int8_gemm::kernel().name()
+                ),
+                biolore_encoder::Precision::F32 =>
+                    biolore_nn::kernels::gemm::backend_name().to_string(),
+            }
         );
         println!(
             "{:<8} {:>6} {:>8} {:>9} {:>10} {:>11} {:>9}",
@@ -135,12 +170,39 @@ pub fn run(args: BenchArgs) -> Result<()> {
             &mut |_| {},
         )?;
         let mut best = f64::INFINITY;
+        let mut reference_best = f64::INFINITY;
+        let mut vectors = None;
+        let mut reference_vectors = None;
         for _ in 0..args.runs.max(1) {
+            // The float32 pass first, then the measured model's, so both see the same machine.
+            if let Some(reference) = &reference {
+                let start = Instant::now();
+                let tokens = reference.tokenize(&texts)?;
+                let v = reference.embed_tokens(&tokens, args.model.limits(), &mut |_| {})?;
+                reference_best = reference_best.min(start.elapsed().as_secs_f64());
+                reference_vectors = Some(v);
+            }
             let start = Instant::now();
             let tokens = encoder.tokenize(&texts)?;
-            encoder.embed_tokens(&tokens, args.model.limits(), &mut |_| {})?;
+            let v = encoder.embed_tokens(&tokens, args.model.limits(), &mut |_| {})?;
             best = best.min(start.elapsed().as_secs_f64());
+            vectors = Some(v);
         }
+        let against_f32 = match (&vectors, &reference_vectors) {
+            (Some(v), Some(r)) => {
+                let cosines: Vec<f32> = (0..v.len())
+                    .map(|i| biolore_encoder::cosine(v.row(i), r.row(i)))
+                    .collect();
+                Some(AgainstF32 {
+                    f32_texts_per_s: texts.len() as f64 / reference_best,
+                    speedup: reference_best / best,
+                    min_cosine: cosines.iter().copied().fold(f32::INFINITY, f32::min),
+                    mean_cosine: cosines.iter().map(|&c| f64::from(c)).sum::<f64>()
+                        / cosines.len().max(1) as f64,
+                })
+            }
+            _ => None,
+        };
         let result = BenchResult {
             model: args.model.model.clone(),
             workload: format!("{w:?}").to_lowercase(),
@@ -155,6 +217,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             batch_size: args.model.batch_size,
             max_batch_tokens: args.model.max_batch_tokens,
             gemm: biolore_nn::kernels::gemm::backend_name().to_string(),
+            precision: encoder.precision().to_string(),
+            against_f32,
         };
         if args.json {
             println!("{}", serde_json::to_string(&result)?);
@@ -169,6 +233,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 result.tokens_per_s,
                 result.gflop_per_s
             );
+            if let Some(a) = &result.against_f32 {
+                println!(
+                    "         float32 {:.1} texts/s; int8 {:.2}× as fast; cosine to float32: min {:.5}, mean {:.6}",
+                    a.f32_texts_per_s, a.speedup, a.min_cosine, a.mean_cosine
+                );
+            }
         }
     }
     Ok(())
@@ -181,7 +251,11 @@ fn run_link(args: &BenchArgs, index_dir: &std::path::Path) -> Result<()> {
     super::set_threads(args.model.threads)?;
     let index = biolore_index::Index::open(index_dir)?;
     let folder = std::path::PathBuf::from(&index.manifest().model_path);
-    let encoder = biolore_encoder::Encoder::load(&folder, &args.model.device.device()?)?;
+    let encoder = biolore_encoder::Encoder::load_with_precision(
+        &folder,
+        &args.model.device.device()?,
+        args.precision.precision(),
+    )?;
     let docs =
         biolore_text::pubtator::read(&args.data.join("ncbi-disease/NCBIdevelopset_corpus.txt"))?;
     // Each mention with its context in the abstract (read by generators trained with it).

@@ -37,6 +37,8 @@ pub struct EmbedArgs {
     pub null_text: NullTextArg,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 /// What a null text in a Parquet input becomes.
@@ -91,7 +93,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         tracing::info!("no input texts; nothing to write");
         return Ok(());
     }
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.precision.precision())?;
     let limits = args.model.limits();
     let mut sink = Sink::open(args.output.as_deref(), inputs.len(), encoder.dim())?;
     let bar = progress::bar(inputs.len(), "texts", 256);
@@ -119,7 +121,7 @@ fn embed_parquet(args: &EmbedArgs, input: &Path) -> Result<()> {
         .with_context(|| format!("{} (--field)", input.display()))?;
     let schema = biolore_columnar::schema_with_embeddings(&in_schema, EMBEDDING_COLUMN)
         .with_context(|| format!("{}", input.display()))?;
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.precision.precision())?;
     let limits = args.model.limits();
     let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
     let bar = progress::bar(batches.rows() as usize, "texts", 256);

@@ -32,11 +32,13 @@ pub struct RelatednessArgs {
     pub json: bool,
     #[command(flatten)]
     pub model: super::ModelArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 fn relatedness(args: RelatednessArgs) -> Result<()> {
     let pairs = biolore_train::relatedness::read_pairs(&args.data)?;
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.precision.precision())?;
     let report = biolore_train::relatedness::evaluate(&encoder, &pairs, &args.data)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

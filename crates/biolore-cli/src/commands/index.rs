@@ -76,6 +76,10 @@ pub struct BuildArgs {
     /// index given as --out in place).
     #[arg(long, value_enum, default_value_t = IndexPrecision::F32)]
     pub precision: IndexPrecision,
+    /// The encoder's precision (`--precision` of the other commands; here `--precision` is the
+    /// index's): f32, or int8 dense layers.
+    #[arg(long, value_enum, default_value_t = super::EncoderPrecision::F32)]
+    pub encoder_precision: super::EncoderPrecision,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -115,7 +119,7 @@ pub fn run(command: IndexCommand) -> Result<()> {
         IndexCommand::Names(args) => return names(&args),
     };
     let kb = biolore_kb::store::open(&args.kb)?;
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.encoder_precision.into())?;
     let options = BuildOptions {
         chunk: args.chunk.max(1),
         limits: args.model.limits(),

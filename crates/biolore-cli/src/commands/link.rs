@@ -49,6 +49,8 @@ pub struct IndexArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub device: super::DeviceArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 impl IndexArgs {
@@ -65,6 +67,7 @@ impl IndexArgs {
                 ..BatchLimits::default()
             },
             data_dir: None,
+            precision: self.precision.precision(),
         }
     }
 

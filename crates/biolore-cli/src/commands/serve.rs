@@ -48,6 +48,8 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub device: super::DeviceArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 /// The request limits, as options.
@@ -119,8 +121,9 @@ pub fn state(args: &ServeArgs) -> Result<Arc<AppState>> {
         }
         (None, None) => (resolve_model(DEFAULT_MODEL)?, DEFAULT_MODEL.to_string()),
     };
-    let encoder = Encoder::load(&folder, &args.device.device()?)
-        .with_context(|| format!("loading model from {}", folder.display()))?;
+    let precision = args.precision.precision();
+    let encoder = Encoder::load_with_precision(&folder, &args.device.device()?, precision)
+        .with_context(|| format!("loading model from {} ({precision})", folder.display()))?;
     if let Some(index) = &index {
         anyhow::ensure!(
             encoder.dim() == index.dim(),

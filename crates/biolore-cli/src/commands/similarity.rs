@@ -17,12 +17,14 @@ pub struct SimilarityArgs {
     pub json: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub precision: super::PrecisionArgs,
 }
 
 /// Runs `biolore similarity`.
 pub fn run(args: SimilarityArgs) -> Result<()> {
     ensure!(args.texts.len() >= 2, "give at least two texts");
-    let encoder = args.model.load()?;
+    let encoder = args.model.load_with(args.precision.precision())?;
     let vectors = encoder.embed_with_progress(&args.texts, args.model.limits(), |_| {})?;
     let n = args.texts.len();
     let matrix: Vec<Vec<f32>> = (0..n)

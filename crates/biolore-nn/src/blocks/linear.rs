@@ -1,10 +1,14 @@
-//! Dense layers `y = x Wᵀ + b`: float weights on the fast GEMM path, or quantized (GGUF) weights.
+//! Dense layers `y = x Wᵀ + b`: float weights on the fast GEMM path, quantized (GGUF) weights,
+//! or int8 weights on the integer GEMM.
+
+use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::QMatMul;
-use candle_core::{Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::kernels::gemm;
+use crate::kernels::int8_gemm::{self, PackedWeight, QuantizedRows};
 
 /// The weight of a dense layer: a float matrix `[out, in]`, or a quantized one.
 #[derive(Debug, Clone)]
@@ -13,6 +17,50 @@ pub enum LinearWeight {
     Dense(Tensor),
     /// A quantized matrix (inference only), multiplied by candle's quantized kernels.
     Quantized(QMatMul),
+    /// An int8 matrix with its bias (inference on the CPU only), on the integer GEMM.
+    Int8(Int8Weight),
+}
+
+/// An int8 weight: packed codes (bias included) and the multipliers the inputs get before they
+/// are quantized (SmoothQuant's migration of activation outliers into the weights).
+#[derive(Debug, Clone)]
+pub struct Int8Weight {
+    packed: Arc<PackedWeight>,
+    multipliers: Option<Arc<Vec<f32>>>,
+}
+
+impl Int8Weight {
+    /// The packed codes.
+    pub fn packed(&self) -> &PackedWeight {
+        &self.packed
+    }
+}
+
+/// The largest absolute value each input of a layer has taken while recording.
+#[derive(Debug, Clone, Default)]
+pub struct InputRange(Arc<Mutex<Vec<f32>>>);
+
+impl InputRange {
+    /// The per-input maxima recorded so far (empty before the first forward pass).
+    pub fn maxima(&self) -> Vec<f32> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Folds the rows of `x2` `[rows, in]` into the maxima.
+    fn record(&self, x2: &Tensor) -> candle_core::Result<()> {
+        let abs = x2.abs()?.max(0)?.to_dtype(candle_core::DType::F32)?;
+        let abs = abs.to_vec1::<f32>()?;
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() != abs.len() {
+                *m = abs;
+            } else {
+                for (a, b) in m.iter_mut().zip(abs) {
+                    *a = a.max(b);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A dense layer `y = x Wᵀ + b` with PyTorch's weight layout `[out, in]`.
@@ -21,6 +69,7 @@ pub struct Linear {
     weight: LinearWeight,
     bias: Option<Tensor>,
     out_dim: usize,
+    recorder: Option<InputRange>,
 }
 
 impl Linear {
@@ -31,6 +80,7 @@ impl Linear {
             weight: LinearWeight::Dense(weight),
             bias,
             out_dim,
+            recorder: None,
         })
     }
 
@@ -40,6 +90,7 @@ impl Linear {
             weight: LinearWeight::Quantized(weight),
             bias,
             out_dim,
+            recorder: None,
         }
     }
 
@@ -69,8 +120,88 @@ impl Linear {
     pub fn weight(&self) -> Option<&Tensor> {
         match &self.weight {
             LinearWeight::Dense(w) => Some(w),
-            LinearWeight::Quantized(_) => None,
+            LinearWeight::Quantized(_) | LinearWeight::Int8(_) => None,
         }
+    }
+
+    /// The int8 weight, when the layer has been converted by [`Linear::to_int8`].
+    pub fn int8_weight(&self) -> Option<&Int8Weight> {
+        match &self.weight {
+            LinearWeight::Int8(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Starts recording the largest absolute value of each input over later forward passes.
+    pub fn record_inputs(&mut self) -> InputRange {
+        let range = InputRange::default();
+        self.recorder = Some(range.clone());
+        range
+    }
+
+    /// Stops recording inputs.
+    pub fn stop_recording(&mut self) {
+        self.recorder = None;
+    }
+
+    /// This layer with its float weight quantized to int8 per output channel (CPU inference).
+    ///
+    /// With `input_max` (each input's largest magnitude on calibration text) and `alpha > 0`,
+    /// input `j` is divided by `s_j = input_max_j^alpha / weight_max_j^(1 - alpha)` before it is
+    /// quantized and weight column `j` multiplied by it (SmoothQuant), which moves the
+    /// activation outliers of transformer layers into the weights, where per-channel scales
+    /// absorb them. Fails for a layer that has no float weight.
+    pub fn to_int8(&self, input_max: Option<&[f32]>, alpha: f32) -> candle_core::Result<Linear> {
+        let LinearWeight::Dense(weight) = &self.weight else {
+            candle_core::bail!("only a float layer can be converted to int8")
+        };
+        let (n, k) = weight.dims2()?;
+        let mut w = weight
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let multipliers = match input_max {
+            Some(maxima) if alpha > 0.0 && maxima.len() == k => {
+                let mut column_max = vec![0f32; k];
+                for row in w.chunks_exact(k) {
+                    for (c, v) in column_max.iter_mut().zip(row) {
+                        *c = c.max(v.abs());
+                    }
+                }
+                let factors: Vec<f32> = maxima
+                    .iter()
+                    .zip(&column_max)
+                    .map(|(&a, &c)| {
+                        if a > 0.0 && c > 0.0 {
+                            (a.powf(alpha) / c.powf(1.0 - alpha)).clamp(1e-5, 1e5)
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                for row in w.chunks_exact_mut(k) {
+                    for (v, f) in row.iter_mut().zip(&factors) {
+                        *v *= f;
+                    }
+                }
+                Some(Arc::new(factors.iter().map(|f| 1.0 / f).collect::<Vec<f32>>()))
+            }
+            _ => None,
+        };
+        let bias = match &self.bias {
+            Some(b) => Some(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?),
+            None => None,
+        };
+        let packed = PackedWeight::quantize(&w, n, k, bias.as_deref());
+        Ok(Linear {
+            weight: LinearWeight::Int8(Int8Weight {
+                packed: Arc::new(packed),
+                multipliers,
+            }),
+            bias: None,
+            out_dim: self.out_dim,
+            recorder: None,
+        })
     }
 
     /// The bias, when the layer has one.
@@ -89,6 +220,9 @@ impl Linear {
         let in_dim = *dims.last().unwrap_or(&0);
         let rows = x.elem_count() / in_dim.max(1);
         let x2 = x.reshape((rows, in_dim))?;
+        if let Some(recorder) = &self.recorder {
+            recorder.record(&x2)?;
+        }
         let y = match &self.weight {
             LinearWeight::Dense(weight) => {
                 let tracked = x.track_op() || weight.track_op();
@@ -112,6 +246,7 @@ impl Linear {
                     None => y,
                 }
             }
+            LinearWeight::Int8(w) => Self::int8_forward(w, &x2, rows, in_dim)?,
         };
         let mut out_dims = dims;
         if let Some(last) = out_dims.last_mut() {
@@ -142,6 +277,44 @@ impl Linear {
         }
         let w = qt.dequantize(x2.device())?;
         gemm::linear(x2, &w, None)
+    }
+
+    /// `x Wᵀ + b` on the integer GEMM: each row of `x` quantized to int8 with its own scale.
+    fn int8_forward(
+        w: &Int8Weight,
+        x2: &Tensor,
+        rows: usize,
+        in_dim: usize,
+    ) -> candle_core::Result<Tensor> {
+        if !x2.device().is_cpu() {
+            candle_core::bail!("int8 layers run on the CPU only")
+        }
+        if in_dim != w.packed.cols() {
+            candle_core::bail!(
+                "int8 layer takes {} inputs, got {in_dim}",
+                w.packed.cols()
+            )
+        }
+        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let n = w.packed.rows();
+        let mut out = vec![0f32; rows * n];
+        {
+            let (storage, layout) = x.storage_and_layout();
+            let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
+                candle_core::bail!("int8 layers need f32 CPU input")
+            };
+            let Some((start, end)) = layout.contiguous_offsets() else {
+                candle_core::bail!("int8 layers need contiguous input")
+            };
+            let quantized = QuantizedRows::quantize(
+                &data[start..end],
+                rows,
+                in_dim,
+                w.multipliers.as_deref().map(Vec::as_slice),
+            );
+            int8_gemm::gemm(&quantized, &w.packed, &mut out);
+        }
+        Tensor::from_vec(out, (rows, n), &Device::Cpu)
     }
 
     fn candle_forward(&self, x2: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {

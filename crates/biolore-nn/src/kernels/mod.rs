@@ -1,4 +1,5 @@
-//! CPU kernels behind the blocks: the BLAS-backed GEMM and the vectorised GELU.
+//! CPU kernels behind the blocks: the BLAS-backed GEMM, the int8 GEMM and the vectorised GELU.
 
 pub mod gelu;
 pub mod gemm;
+pub mod int8_gemm;

@@ -90,6 +90,21 @@ impl Transformer {
         }
     }
 
+    /// Every dense layer of the encoder, named `layer.{i}.{role}` (see
+    /// [`EncoderLayer::linears_mut`]), for quantization.
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut crate::blocks::Linear)> {
+        self.layers
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, layer)| {
+                layer
+                    .linears_mut()
+                    .into_iter()
+                    .map(move |(role, linear)| (format!("layer.{i}.{role}"), linear))
+            })
+            .collect()
+    }
+
     /// Token states for right-padded `ids` `[batch, seq]` with 0/1 `mask`; dropout is on when `train`.
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let (_, t) = ids.dims2()?;

@@ -71,6 +71,20 @@ impl EncoderLayer {
         })
     }
 
+    /// The layer's dense layers by role: `attention.query`, `.key`, `.value`, `.output`,
+    /// `intermediate` and `output` (for quantization).
+    pub fn linears_mut(&mut self) -> Vec<(&'static str, &mut Linear)> {
+        let a = &mut self.attention;
+        vec![
+            ("attention.query", &mut a.query),
+            ("attention.key", &mut a.key),
+            ("attention.value", &mut a.value),
+            ("attention.output", &mut a.output),
+            ("intermediate", &mut self.intermediate),
+            ("output", &mut self.output),
+        ]
+    }
+
     /// Runs the layer on `[batch, seq, hidden]` with the additive attention `bias`.
     pub fn forward(&self, x: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let attended = self.attention.forward(x, bias, train)?;
