@@ -84,6 +84,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// The binary (fast GEMM, worker threads, length batching) reproduces sentence-transformers.
 fn check_jsonl_parity(name: &str) {
+    check_jsonl_against_reference(name, &[], 2e-4, 0.99999);
+}
+
+/// `embed --jsonl` with `extra` flags gives every reference text a vector within `max_diff`
+/// (largest coordinate difference) and `min_cosine` of sentence-transformers'.
+fn check_jsonl_against_reference(name: &str, extra: &[&str], max_diff: f32, min_cosine: f32) {
     let reference = reference(name);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
@@ -94,17 +100,16 @@ fn check_jsonl_parity(name: &str) {
     }
     std::fs::write(&input, body).unwrap();
     let m = model(name);
-    let out = biolore(
-        &[
-            "embed",
-            "--model",
-            m.to_str().unwrap(),
-            "--jsonl",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-        None,
-    );
+    let mut args = vec![
+        "embed",
+        "--model",
+        m.to_str().unwrap(),
+        "--jsonl",
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = biolore(&args, None);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = jsonl(&out);
     assert_eq!(lines.len(), reference.len());
@@ -114,9 +119,17 @@ fn check_jsonl_parity(name: &str) {
         let got = floats(&line["embedding"]);
         let (diff, cos) = (max_abs_diff(&got, want), cosine(&got, want));
         assert!(
-            diff <= 2e-4 && cos >= 0.99999,
-            "{name} {text:?}: max diff {diff}, cosine {cos}"
+            diff <= max_diff && cos >= min_cosine,
+            "{name} {extra:?} {text:?}: max diff {diff}, cosine {cos}"
         );
+    }
+}
+
+#[test]
+fn embed_int8_keeps_the_reference_vectors() {
+    // int8 dense layers: every reference vector within cosine 0.999 (the target).
+    for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+        check_jsonl_against_reference(name, &["--precision", "int8"], 0.02, 0.999);
     }
 }
 

@@ -70,6 +70,7 @@ fn every_route_answers_in_its_interface_shape() {
     let info = get(url, "/info", None).json();
     assert_eq!(info["model_id"], "all-MiniLM-L6-v2");
     assert_eq!(info["dimension"], 384);
+    assert_eq!(info["precision"], "f32");
     assert_eq!(info["max_seq_length"], 256);
     assert_eq!(info["pooling"], "mean");
     assert!(info["index"]["names"].as_u64().unwrap() > 300, "{info}");

@@ -23,7 +23,7 @@ pub struct Embeddings {
 impl Embeddings {
     /// Wraps a row-major buffer of `data.len() / dim` vectors.
     pub fn from_flat(dim: usize, data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(EncoderError::InvalidArgument(format!(
                 "buffer of {} floats is not a whole number of {dim}-d vectors",
                 data.len()
@@ -101,7 +101,11 @@ impl Encoder {
     }
 
     /// Loads a model folder at `precision` (int8: calibrated and converted at load, CPU only).
-    pub fn load_with_precision(folder: &Path, device: &Device, precision: Precision) -> Result<Self> {
+    pub fn load_with_precision(
+        folder: &Path,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Self> {
         let mut encoder = Self::load(folder, device)?;
         if precision == Precision::Int8 {
             encoder.quantize_int8(&Int8Options::from_env())?;

@@ -152,9 +152,9 @@ pub(crate) fn quantize(encoder: &mut Encoder, options: &Int8Options) -> Result<I
         .zip(ranges)
     {
         linear.stop_recording();
-        calibrated.as_ref().map_err(|e| {
-            EncoderError::InvalidArgument(format!("int8 calibration failed: {e}"))
-        })?;
+        calibrated
+            .as_ref()
+            .map_err(|e| EncoderError::InvalidArgument(format!("int8 calibration failed: {e}")))?;
         let role = name.split_once('.').map_or(name.as_str(), |(_, rest)| {
             rest.split_once('.').map_or(rest, |(_, role)| role)
         });

@@ -131,3 +131,34 @@ fn padding_never_changes_a_vector() {
         );
     }
 }
+
+#[test]
+fn int8_encoders_keep_the_reference_vectors() {
+    for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+        let reference = reference(name);
+        let mut encoder = Encoder::load(&common::model_dir(name), &Device::Cpu).unwrap();
+        let report = encoder
+            .quantize_int8(&biolore_encoder::Int8Options::default())
+            .unwrap();
+        assert_eq!(encoder.precision(), biolore_encoder::Precision::Int8);
+        // Six dense layers per transformer layer, each about 4× smaller.
+        assert_eq!(report.kept, 0);
+        assert_eq!(report.converted % 6, 0);
+        assert!(report.int8_bytes * 3 < report.float_bytes, "{report:?}");
+        let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
+        let got = encoder.embed(&texts).unwrap();
+        for (i, item) in reference.items.iter().enumerate() {
+            let cos = cosine(got.row(i), &item.embedding);
+            assert!(cos >= 0.999, "{name} int8 {:?}: cosine {cos}", item.text);
+        }
+    }
+}
+
+#[test]
+fn precision_names_parse() {
+    use biolore_encoder::Precision;
+    assert_eq!("int8".parse::<Precision>().unwrap(), Precision::Int8);
+    assert_eq!("F32".parse::<Precision>().unwrap(), Precision::F32);
+    let err = "fp8".parse::<Precision>().unwrap_err().to_string();
+    assert!(err.contains("fp8") && err.contains("int8"), "{err}");
+}

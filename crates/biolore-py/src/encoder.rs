@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use biolore_encoder::{resolve_model, BatchLimits, Encoder};
+use biolore_encoder::{resolve_model, BatchLimits, Encoder, Precision};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -12,19 +12,15 @@ use crate::errors::to_py;
 use crate::pool::ProcessPool;
 use crate::texts::strings;
 
-/// Opens `model` (a folder, an installed name or a hub id) on `device` in float32.
+/// Opens `model` (a folder, an installed name or a hub id) on `device` at `precision`
+/// (`float32`, or `int8` dense layers on the CPU).
 pub fn open_encoder(model: &str, device: &str, precision: &str) -> PyResult<(Encoder, PathBuf)> {
-    match precision.to_ascii_lowercase().as_str() {
-        "float32" | "f32" | "fp32" => {}
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "precision '{other}' is not supported: biolore runs encoders in float32"
-            )))
-        }
-    }
+    let precision: Precision = precision
+        .parse()
+        .map_err(|e: biolore_encoder::EncoderError| PyValueError::new_err(e.to_string()))?;
     let device = biolore_nn::parse_device(device).map_err(to_py)?;
     let folder = resolve_model(model).map_err(to_py)?;
-    let encoder = Encoder::load(&folder, &device).map_err(to_py)?;
+    let encoder = Encoder::load_with_precision(&folder, &device, precision).map_err(to_py)?;
     Ok((encoder, folder))
 }
 

@@ -56,12 +56,21 @@ def test_bad_input_is_a_python_exception_naming_it(encoder: biolore.Encoder) -> 
         encoder.embed([3])
     with pytest.raises(biolore.BioloreError, match="no-such-model"):
         biolore.Encoder("no-such-model-anywhere/no-such-model")
-    with pytest.raises(ValueError, match="float32"):
-        biolore.Encoder(str(MINILM), precision="int8")
+    with pytest.raises(ValueError, match="int8"):
+        biolore.Encoder(str(MINILM), precision="int4")
     with pytest.raises(ValueError, match="threads"):
         biolore.Encoder(str(MINILM), threads=0)
     with pytest.raises(biolore.BioloreError, match="cuda|device"):
         biolore.Encoder(str(MINILM), device="tpu")
+
+
+def test_int8_encoder_keeps_the_float32_vectors(encoder: biolore.Encoder) -> None:
+    texts = ["heart attack", "Patient denies chest pain or shortness of breath."]
+    want = encoder.embed(texts)
+    got = biolore.Encoder(str(MINILM), precision="int8").embed(texts)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    cosines = (got * want).sum(axis=1)  # both L2-normalised
+    assert cosines.min() >= 0.999, cosines
 
 
 def test_embed_arrow_keeps_columns_and_handles_nulls(encoder: biolore.Encoder) -> None:

@@ -131,10 +131,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             encoder.precision(),
             threads,
             match encoder.precision() {
-                biolore_encoder::Precision::Int8 => format!(
-                    "int8 {}",
-                    biolore_nn::kernels::int8_gemm::kernel().name()
-                ),
+                biolore_encoder::Precision::Int8 =>
+                    format!("int8 {}", biolore_nn::kernels::int8_gemm::kernel().name()),
                 biolore_encoder::Precision::F32 =>
                     biolore_nn::kernels::gemm::backend_name().to_string(),
             }

@@ -184,7 +184,9 @@ impl Linear {
                         *v *= f;
                     }
                 }
-                Some(Arc::new(factors.iter().map(|f| 1.0 / f).collect::<Vec<f32>>()))
+                Some(Arc::new(
+                    factors.iter().map(|f| 1.0 / f).collect::<Vec<f32>>(),
+                ))
             }
             _ => None,
         };
@@ -290,10 +292,7 @@ impl Linear {
             candle_core::bail!("int8 layers run on the CPU only")
         }
         if in_dim != w.packed.cols() {
-            candle_core::bail!(
-                "int8 layer takes {} inputs, got {in_dim}",
-                w.packed.cols()
-            )
+            candle_core::bail!("int8 layer takes {} inputs, got {in_dim}", w.packed.cols())
         }
         let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
         let n = w.packed.rows();
@@ -326,5 +325,80 @@ impl Linear {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(n: usize, k: usize) -> Linear {
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 7919 % 211) as f32 / 105.0 - 1.0) * 0.1)
+            .collect();
+        let b: Vec<f32> = (0..n).map(|j| j as f32 * 0.01).collect();
+        Linear::new(
+            Tensor::from_vec(w, (n, k), &Device::Cpu).unwrap(),
+            Some(Tensor::from_vec(b, n, &Device::Cpu).unwrap()),
+        )
+        .unwrap()
+    }
+
+    /// Inputs with one outlier channel, as transformer activations have.
+    fn inputs(rows: usize, k: usize) -> Tensor {
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| {
+                let v = (i * 104729 % 97) as f32 / 48.0 - 1.0;
+                if i % k == 3 {
+                    v * 40.0
+                } else {
+                    v
+                }
+            })
+            .collect();
+        Tensor::from_vec(x, (rows, k), &Device::Cpu).unwrap()
+    }
+
+    fn relative_error(a: &Tensor, b: &Tensor) -> f32 {
+        let diff = (a - b).unwrap().sqr().unwrap().sum_all().unwrap();
+        let norm = a.sqr().unwrap().sum_all().unwrap();
+        (diff.to_scalar::<f32>().unwrap() / norm.to_scalar::<f32>().unwrap()).sqrt()
+    }
+
+    #[test]
+    fn int8_layer_tracks_the_float_layer_with_and_without_smoothing() {
+        let (n, k) = (48, 96);
+        let mut float = layer(n, k);
+        let x = inputs(5, k);
+        let range = float.record_inputs();
+        let want = float.forward(&x).unwrap();
+        float.stop_recording();
+        let maxima = range.maxima();
+        assert_eq!(maxima.len(), k);
+        assert!(
+            maxima[3] > 10.0 * maxima[4],
+            "the outlier channel is recorded"
+        );
+        let mut errors = Vec::new();
+        for alpha in [0.0, 0.5] {
+            let int8 = float.to_int8(Some(&maxima), alpha).unwrap();
+            assert!(int8.weight().is_none() && int8.int8_weight().is_some());
+            let got = int8.forward(&x.reshape((1, 5, k)).unwrap()).unwrap();
+            assert_eq!(got.dims(), &[1, 5, n]);
+            let err = relative_error(&want, &got.reshape((5, n)).unwrap());
+            assert!(err < 0.03, "alpha {alpha}: relative error {err}");
+            errors.push(err);
+        }
+        assert!(
+            errors[1] < errors[0],
+            "smoothing moves the outlier into the weights: {errors:?}"
+        );
+    }
+
+    #[test]
+    fn int8_layer_refuses_the_wrong_width_and_a_second_conversion() {
+        let int8 = layer(4, 8).to_int8(None, 0.0).unwrap();
+        assert!(int8.forward(&inputs(2, 9)).is_err());
+        assert!(int8.to_int8(None, 0.0).is_err());
     }
 }

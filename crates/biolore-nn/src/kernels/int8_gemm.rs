@@ -745,14 +745,31 @@ mod tests {
     }
 
     #[test]
+    fn splitting_across_threads_changes_no_bit() {
+        let (m, n, k) = (3, 700, 512);
+        let (x, w) = (matrix(m, k, 5, 4.0), matrix(n, k, 6, 4.0));
+        let packed = PackedWeight::quantize(&w, n, k, None);
+        let rows = QuantizedRows::quantize(&x, m, k, None);
+        let mut whole = vec![0f32; m * n];
+        gemm(&rows, &packed, &mut whole);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let mut split = vec![0f32; m * n];
+        pool.install(|| crate::runtime::with_kernel_split(3, || gemm(&rows, &packed, &mut split)));
+        assert_eq!(whole, split);
+    }
+
+    #[test]
     fn dequantized_weights_round_trip_within_half_a_step() {
-        let (n, k) = (20, 9);
+        let (n, k) = (20, 70);
         let w = matrix(n, k, 3, 20.0);
         let packed = PackedWeight::quantize(&w, n, k, None);
         let back = packed.dequantize();
         for j in 0..n {
-            let step = packed.scales[j];
             for t in 0..k {
+                let step = packed.scales[(t / GROUP) * packed.np + j];
                 assert!((w[j * k + t] - back[j * k + t]).abs() <= step * 0.5 + 1e-6);
             }
         }

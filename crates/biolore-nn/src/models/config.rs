@@ -133,7 +133,9 @@ impl TransformerConfig {
                 return Err(unsupported(format!("position_embedding_type '{kind}'")));
             }
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(ModelError::InvalidConfig {
                 path: path.to_path_buf(),
                 message: format!(

@@ -155,7 +155,7 @@ impl DecoderConfig {
             });
         }
         let (h, heads, kv) = (self.hidden_size, self.num_attention_heads, self.kv_heads());
-        if heads == 0 || h % heads != 0 || self.head_dim() % 2 != 0 {
+        if heads == 0 || h % heads != 0 || !self.head_dim().is_multiple_of(2) {
             return Err(invalid(format!(
                 "hidden_size {h} must be a multiple of num_attention_heads {heads} with an even head size"
             )));

@@ -31,8 +31,9 @@ class Encoder:
     """A sentence encoder: texts → float32 vectors, as ``biolore embed`` computes them.
 
     ``model`` is a model folder, a name installed under ``BIOLORE_MODELS`` (``./models`` by
-    default) or a Hugging Face hub id. ``precision`` accepts ``"float32"`` only (the encoders run
-    in float32). ``threads`` sizes this encoder's worker pool (default: the usable cores).
+    default) or a Hugging Face hub id. ``precision`` is ``"float32"`` or ``"int8"`` (dense layers
+    quantized at load on the CPU: about twice as fast with AVX-512 VNNI, vectors within cosine
+    0.999 of float32). ``threads`` sizes this encoder's worker pool (default: the usable cores).
     """
 
     def __init__(

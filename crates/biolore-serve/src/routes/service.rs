@@ -51,6 +51,7 @@ pub async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
         "model_path": spec.folder.display().to_string(),
         "model_type": spec.config.model_type,
         "dimension": state.encoder.dim(),
+        "precision": state.encoder.precision().as_str(),
         "max_seq_length": spec.max_seq_length,
         "pooling": spec.pooling.as_str(),
         "normalize": spec.normalize,
