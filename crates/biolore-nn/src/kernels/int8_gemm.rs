@@ -257,41 +257,32 @@ fn quantize_rows_body(
     }
 }
 
-/// [`quantize_rows_body`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU has AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn quantize_rows_avx512(
-    x: &[f32],
-    k: usize,
-    kp: usize,
-    multipliers: Option<&[f32]>,
-    data: &mut [u8],
-    scales: &mut [f32],
-    scaled: &mut [f32],
-) {
-    quantize_rows_body(x, k, kp, multipliers, data, scales, scaled)
+/// Defines `$name`, [`quantize_rows_body`] compiled with the target features `$features`
+/// (callers check that the CPU has them).
+macro_rules! quantize_rows_for {
+    ($name:ident, $features:literal) => {
+        #[doc = concat!("[`quantize_rows_body`] compiled for ", $features, ".")]
+        ///
+        /// # Safety
+        /// The CPU has those features.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            x: &[f32],
+            k: usize,
+            kp: usize,
+            multipliers: Option<&[f32]>,
+            data: &mut [u8],
+            scales: &mut [f32],
+            scaled: &mut [f32],
+        ) {
+            quantize_rows_body(x, k, kp, multipliers, data, scales, scaled)
+        }
+    };
 }
 
-/// [`quantize_rows_body`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn quantize_rows_avx2(
-    x: &[f32],
-    k: usize,
-    kp: usize,
-    multipliers: Option<&[f32]>,
-    data: &mut [u8],
-    scales: &mut [f32],
-    scaled: &mut [f32],
-) {
-    quantize_rows_body(x, k, kp, multipliers, data, scales, scaled)
-}
+quantize_rows_for!(quantize_rows_avx512, "avx512f,avx512bw");
+quantize_rows_for!(quantize_rows_avx2, "avx2");
 
 /// Rows of activations quantized to 8 bits per group of [`GROUP`] inputs, stored offset by +128
 /// as `u8` (the form `vpdpbusd` multiplies) and padded with zeros (128) to whole groups.
