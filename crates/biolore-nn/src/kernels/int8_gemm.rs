@@ -197,6 +197,7 @@ fn pack_index(j: usize, kk: usize, kp: usize) -> usize {
 
 /// Codes `round(v / scale)` in −127…127 of one group, and its scale `max |v| / 127` (0 for
 /// an all-zero group).
+#[inline(always)]
 fn quantize_group(values: &[f32], codes: &mut [i8]) -> f32 {
     let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
     let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
@@ -215,19 +216,33 @@ fn round_code(v: f32) -> i32 {
     ((v + MAGIC) - MAGIC).clamp(-127.0, 127.0) as i32
 }
 
-/// Quantizes `rows` rows of `x` (`k` inputs each, optionally multiplied by `multipliers`) into
-/// offset codes `data` (`kp` per row) and per-group `scales`, reusing `scaled` as scratch.
-#[inline(always)]
-fn quantize_rows_body(
-    x: &[f32],
+/// One call's worth of activation quantization: `x` (rows of `k` inputs, optionally
+/// multiplied by `multipliers`) into offset codes `data` (`kp` per row) and per-group `scales`,
+/// with `scaled` as scratch for the multiplied row.
+struct RowsJob<'a> {
+    x: &'a [f32],
     k: usize,
     kp: usize,
-    multipliers: Option<&[f32]>,
-    data: &mut [u8],
-    scales: &mut [f32],
-    scaled: &mut [f32],
-) {
+    multipliers: Option<&'a [f32]>,
+    data: &'a mut [u8],
+    scales: &'a mut [f32],
+    scaled: &'a mut [f32],
+}
+
+/// Runs a [`RowsJob`] (inlined into the copies compiled for wider vectors).
+#[inline(always)]
+fn quantize_rows_body(job: RowsJob<'_>) {
+    let RowsJob {
+        x,
+        k,
+        kp,
+        multipliers,
+        data,
+        scales,
+        scaled,
+    } = job;
     let groups = kp / GROUP;
+    let mut group_codes = [0i8; GROUP];
     for ((row, codes), row_scales) in x
         .chunks_exact(k)
         .zip(data.chunks_exact_mut(kp))
@@ -247,12 +262,10 @@ fn quantize_rows_body(
             .zip(codes.chunks_exact_mut(GROUP))
             .zip(row_scales.iter_mut())
         {
-            let max = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
-            for (d, &v) in dst.iter_mut().zip(chunk) {
-                *d = (round_code(v * inverse) + 128) as u8;
+            *scale = quantize_group(chunk, &mut group_codes);
+            for (d, &q) in dst.iter_mut().zip(&group_codes).take(chunk.len()) {
+                *d = (q as u8) ^ 0x80;
             }
-            *scale = max / 127.0;
         }
     }
 }
@@ -267,16 +280,8 @@ macro_rules! quantize_rows_for {
         /// The CPU has those features.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name(
-            x: &[f32],
-            k: usize,
-            kp: usize,
-            multipliers: Option<&[f32]>,
-            data: &mut [u8],
-            scales: &mut [f32],
-            scaled: &mut [f32],
-        ) {
-            quantize_rows_body(x, k, kp, multipliers, data, scales, scaled)
+        unsafe fn $name(job: RowsJob<'_>) {
+            quantize_rows_body(job)
         }
     };
 }
@@ -316,24 +321,27 @@ impl QuantizedRows {
         self.scales.resize(m * groups, 0.0);
         let mut scaled = vec![0f32; k];
         let rows = m.min(x.len() / k.max(1));
-        let x = &x[..rows * k];
-        let (data, scales) = (&mut self.data[..], &mut self.scales[..]);
+        let job = RowsJob {
+            x: &x[..rows * k],
+            k,
+            kp,
+            multipliers,
+            data: &mut self.data[..],
+            scales: &mut self.scales[..],
+            scaled: &mut scaled,
+        };
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the CPU has AVX-512F/BW (checked just above).
-                return unsafe {
-                    quantize_rows_avx512(x, k, kp, multipliers, data, scales, &mut scaled)
-                };
+                return unsafe { quantize_rows_avx512(job) };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe {
-                    quantize_rows_avx2(x, k, kp, multipliers, data, scales, &mut scaled)
-                };
+                return unsafe { quantize_rows_avx2(job) };
             }
         }
-        quantize_rows_body(x, k, kp, multipliers, data, scales, &mut scaled)
+        quantize_rows_body(job)
     }
 
     /// Rows held.
