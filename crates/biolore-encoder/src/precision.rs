@@ -138,6 +138,11 @@ pub(crate) fn quantize(encoder: &mut Encoder, options: &Int8Options) -> Result<I
         max_tokens: 4096,
     };
     let calibrated = encoder.embed_with_progress(&texts, limits, |_| {});
+    for (_, linear) in encoder.transformer_mut().linears_mut() {
+        linear.stop_recording();
+    }
+    calibrated
+        .map_err(|e| EncoderError::InvalidArgument(format!("int8 calibration failed: {e}")))?;
     let mut report = Int8Report {
         converted: 0,
         kept: 0,
@@ -151,10 +156,6 @@ pub(crate) fn quantize(encoder: &mut Encoder, options: &Int8Options) -> Result<I
         .into_iter()
         .zip(ranges)
     {
-        linear.stop_recording();
-        calibrated
-            .as_ref()
-            .map_err(|e| EncoderError::InvalidArgument(format!("int8 calibration failed: {e}")))?;
         let role = name.split_once('.').map_or(name.as_str(), |(_, rest)| {
             rest.split_once('.').map_or(rest, |(_, role)| role)
         });
