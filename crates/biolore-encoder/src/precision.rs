@@ -131,14 +131,14 @@ pub(crate) fn quantize(encoder: &mut Encoder, options: &Int8Options) -> Result<I
         .transformer_mut()
         .linears_mut()
         .into_iter()
-        .map(|(_, linear)| linear.record_inputs())
+        .map(|(_, _, linear)| linear.record_inputs())
         .collect();
     let limits = BatchLimits {
         max_texts: 8,
         max_tokens: 4096,
     };
     let calibrated = encoder.embed_with_progress(&texts, limits, |_| {});
-    for (_, linear) in encoder.transformer_mut().linears_mut() {
+    for (_, _, linear) in encoder.transformer_mut().linears_mut() {
         linear.stop_recording();
     }
     calibrated
@@ -150,15 +150,12 @@ pub(crate) fn quantize(encoder: &mut Encoder, options: &Int8Options) -> Result<I
         int8_bytes: 0,
         seconds: 0.0,
     };
-    for ((name, linear), range) in encoder
+    for ((_, role, linear), range) in encoder
         .transformer_mut()
         .linears_mut()
         .into_iter()
         .zip(ranges)
     {
-        let role = name.split_once('.').map_or(name.as_str(), |(_, rest)| {
-            rest.split_once('.').map_or(rest, |(_, role)| role)
-        });
         if options.keep_f32.iter().any(|k| k == role) {
             report.kept += 1;
             continue;

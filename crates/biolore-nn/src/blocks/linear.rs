@@ -63,6 +63,11 @@ impl InputRange {
     }
 }
 
+thread_local! {
+    /// This thread's quantized-activation buffer, reused by every int8 layer it runs.
+    static ROWS: std::cell::Cell<QuantizedRows> = std::cell::Cell::new(QuantizedRows::default());
+}
+
 /// A dense layer `y = x Wᵀ + b` with PyTorch's weight layout `[out, in]`.
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -144,7 +149,8 @@ impl Linear {
         self.recorder = None;
     }
 
-    /// This layer with its float weight quantized to int8 per output channel (CPU inference).
+    /// This layer with its float weight quantized to int8 per output channel and group of 32
+    /// inputs (CPU inference; see [`int8_gemm`]).
     ///
     /// With `input_max` (each input's largest magnitude on calibration text) and `alpha > 0`,
     /// input `j` is divided by `s_j = input_max_j^alpha / weight_max_j^(1 - alpha)` before it is
@@ -305,13 +311,13 @@ impl Linear {
             let Some((start, end)) = layout.contiguous_offsets() else {
                 candle_core::bail!("int8 layers need contiguous input")
             };
-            let quantized = QuantizedRows::quantize(
-                &data[start..end],
-                rows,
-                in_dim,
-                w.multipliers.as_deref().map(Vec::as_slice),
-            );
+            let multipliers = w.multipliers.as_deref().map(Vec::as_slice);
+            // Taken out of the cell for the product: a thread that picks up another layer's work
+            // while the product's parts run (rayon work stealing) then gets a fresh buffer.
+            let mut quantized = ROWS.take();
+            quantized.fill(&data[start..end], rows, in_dim, multipliers);
             int8_gemm::gemm(&quantized, &w.packed, &mut out);
+            ROWS.set(quantized);
         }
         Tensor::from_vec(out, (rows, n), &Device::Cpu)
     }

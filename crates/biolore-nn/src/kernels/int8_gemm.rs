@@ -298,6 +298,8 @@ pub struct QuantizedRows {
     data: Vec<u8>,
     /// `[row][group]` scales.
     scales: Vec<f32>,
+    /// Scratch for a row multiplied by the layer's input multipliers.
+    scaled: Vec<f32>,
 }
 
 impl QuantizedRows {
@@ -319,7 +321,9 @@ impl QuantizedRows {
         self.data.resize(m * kp, 128);
         self.scales.clear();
         self.scales.resize(m * groups, 0.0);
-        let mut scaled = vec![0f32; k];
+        if multipliers.is_some() {
+            self.scaled.resize(k, 0.0);
+        }
         let rows = m.min(x.len() / k.max(1));
         let job = RowsJob {
             x: &x[..rows * k],
@@ -328,7 +332,7 @@ impl QuantizedRows {
             multipliers,
             data: &mut self.data[..],
             scales: &mut self.scales[..],
-            scaled: &mut scaled,
+            scaled: &mut self.scaled[..],
         };
         #[cfg(target_arch = "x86_64")]
         {

@@ -90,9 +90,9 @@ impl Transformer {
         }
     }
 
-    /// Every dense layer of the encoder, named `layer.{i}.{role}` (see
+    /// Every dense layer of the encoder with its layer index and role (see
     /// [`EncoderLayer::linears_mut`]), for quantization.
-    pub fn linears_mut(&mut self) -> Vec<(String, &mut crate::blocks::Linear)> {
+    pub fn linears_mut(&mut self) -> Vec<(usize, &'static str, &mut crate::blocks::Linear)> {
         self.layers
             .iter_mut()
             .enumerate()
@@ -100,7 +100,7 @@ impl Transformer {
                 layer
                     .linears_mut()
                     .into_iter()
-                    .map(move |(role, linear)| (format!("layer.{i}.{role}"), linear))
+                    .map(move |(role, linear)| (i, role, linear))
             })
             .collect()
     }
