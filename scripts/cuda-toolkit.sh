@@ -12,19 +12,35 @@
 #     function names, as the CUDA toolkit's own lib64/stubs/libcuda.so does: candle links the
 #     driver at build time (cudarc's dynamic-linking); at run time the GPU machine's real
 #     libcuda.so.1 is loaded instead.
-# cudarc 0.19 knows CUDA up to 13.4; env.sh sets CUDARC_CUDA_VERSION=13040 for a newer 13.x
-# toolkit (minor versions keep the API). CUDA_COMPUTE_CAP (default 90: H100/H200) chooses the
-# GPU architecture the kernels are compiled for.
+# BIOLORE_CUDA_VERSION picks the toolkit: 13.0 (default) or 13.5. The kernels are PTX that the
+# GPU machine's driver compiles when they load, and a driver refuses PTX from a newer toolkit than
+# its own (CUDA_ERROR_UNSUPPORTED_PTX_VERSION): 13.0 runs on every CUDA 13 driver (R580 and
+# later), 13.5 needs a driver of 13.5 or later. env.sh sets CUDARC_CUDA_VERSION to match (cudarc
+# 0.19 knows CUDA up to 13.4; a newer 13.x keeps its API). CUDA_COMPUTE_CAP (default 90:
+# H100/H200) chooses the GPU architecture the kernels are compiled for.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="${BIOLORE_CUDA:-$root/.cuda}"
 log() { printf '[cuda] %s\n' "$*" >&2; }
 
-PACKAGES=(nvidia-cuda-nvcc==13.5.37 nvidia-cuda-runtime==13.5.37 nvidia-cuda-nvrtc==13.5.37
-  nvidia-cuda-cccl==13.3.5.0.6 nvidia-cublas==13.10.0.20 nvidia-curand==10.4.5.25)
+version="${BIOLORE_CUDA_VERSION:-13.0}"
+case "$version" in
+  13.0) PACKAGES=(nvidia-cuda-nvcc==13.0.88 nvidia-nvvm==13.0.88 nvidia-cuda-crt==13.0.88
+          nvidia-cuda-runtime==13.0.96 nvidia-cuda-nvrtc==13.0.88
+          nvidia-cuda-cccl==13.0.85 nvidia-cublas==13.1.0.3 nvidia-curand==10.4.0.35)
+        cudarc_version=13000 ;;
+  13.5) PACKAGES=(nvidia-cuda-nvcc==13.5.37 nvidia-nvvm==13.5.37 nvidia-cuda-crt==13.5.37
+          nvidia-cuda-runtime==13.5.37 nvidia-cuda-nvrtc==13.5.37
+          nvidia-cuda-cccl==13.3.5.0.6 nvidia-cublas==13.10.0.20 nvidia-curand==10.4.5.25)
+        cudarc_version=13040 ;;
+  *) log "BIOLORE_CUDA_VERSION=$version: expected 13.0 or 13.5"; exit 2 ;;
+esac
 home="$dest/nvidia/cu13"
-if [ -x "$home/bin/nvcc" ] && [ -f "$dest/env.sh" ]; then
-  log "present ($home)"; exit 0
+if [ -x "$home/bin/nvcc" ] && [ -f "$dest/env.sh" ] && [ "$(cat "$dest/version" 2>/dev/null)" = "$version" ]; then
+  log "CUDA $version present ($home)"; exit 0
+fi
+if [ -e "$dest" ]; then
+  log "replacing the toolkit in $dest (it is not CUDA $version)"; rm -rf "$dest"
 fi
 log "installing ${PACKAGES[*]} from PyPI into $dest (~1.2 GB)"
 python3 -m pip install --quiet --disable-pip-version-check --target "$dest" "${PACKAGES[@]}" \
@@ -53,10 +69,11 @@ cat > "$dest/env.sh" <<EOF
 # Source before building or running biolore with --features cuda (written by scripts/cuda-toolkit.sh).
 export CUDA_ROOT="$home" CUDA_PATH="$home" CUDA_HOME="$home"
 export PATH="$home/bin:$home/nvvm/bin:\$PATH"
-export CUDARC_CUDA_VERSION="\${CUDARC_CUDA_VERSION:-13040}"
+export CUDARC_CUDA_VERSION="\${CUDARC_CUDA_VERSION:-$cudarc_version}"
 export CUDA_COMPUTE_CAP="\${CUDA_COMPUTE_CAP:-90}"
 export LIBRARY_PATH="$stubs\${LIBRARY_PATH:+:\$LIBRARY_PATH}"
 # At run time: the wheels' cuBLAS, cuRAND, NVRTC (the driver comes from the GPU machine).
 export LD_LIBRARY_PATH="$home/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 EOF
+echo "$version" > "$dest/version"
 log "installed; source $dest/env.sh (nvcc $("$home/bin/nvcc" --version | grep -oE 'release [0-9.]+'))"

@@ -553,3 +553,109 @@ fn parquet_in_parquet_out_keeps_columns_and_matches_jsonl() {
         stderr(&out)
     );
 }
+
+#[test]
+fn jsonl_and_text_inputs_write_parquet_with_their_fields() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int64Type};
+    use arrow_array::Array;
+    let m = model("all-MiniLM-L6-v2");
+    let m = m.to_str().unwrap();
+    let reference = reference("all-MiniLM-L6-v2");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("names.jsonl");
+    let mut body = String::new();
+    for (i, (text, _)) in reference.iter().enumerate() {
+        // `source` only on some records: a nullable column.
+        let mut record = serde_json::json!({"id": i, "text": text});
+        if i % 2 == 0 {
+            record["source"] = serde_json::json!("even");
+        }
+        body.push_str(&format!("{record}\n"));
+    }
+    std::fs::write(&jsonl, body).unwrap();
+    let output = dir.path().join("vectors.parquet");
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--jsonl",
+            "--input",
+            jsonl.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut seen = 0;
+    for batch in biolore_columnar::ParquetBatches::open(&output, 1000).unwrap() {
+        let batch = batch.unwrap();
+        let mut names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["embedding", "id", "source", "text"],
+            "every field kept"
+        );
+        let ids = batch
+            .column_by_name("id")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        let source = batch.column_by_name("source").unwrap().clone();
+        let list = batch
+            .column_by_name("embedding")
+            .unwrap()
+            .as_list::<i32>()
+            .clone();
+        for row in 0..batch.num_rows() {
+            let i = ids.value(row) as usize;
+            assert_eq!(i, seen, "rows keep their order");
+            assert_eq!(source.is_null(row), i % 2 == 1);
+            let v = list.value(row);
+            let v = v.as_primitive::<Float32Type>().values();
+            assert!(cosine(v, &reference[i].1) >= 0.99999, "row {i}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, reference.len());
+
+    // Plain text lines: one column named by --field, then `embedding`.
+    let text = dir.path().join("names.txt");
+    std::fs::write(&text, "heart attack\nfever\n").unwrap();
+    let out = biolore(
+        &[
+            "embed",
+            "--model",
+            m,
+            "--input",
+            text.to_str().unwrap(),
+            "--field",
+            "name",
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let batch = biolore_columnar::ParquetBatches::open(&output, 1000)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["name", "embedding"]);
+    assert_eq!(batch.num_rows(), 2);
+}

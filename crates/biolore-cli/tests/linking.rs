@@ -442,6 +442,44 @@ fn parquet_mentions_link_as_jsonl_does_with_their_columns_kept() {
         "MESH:D006527",
         "WD expanded from its context"
     );
+
+    // JSONL mentions written as Parquet: the records' fields, then the same candidates.
+    let from_jsonl = tmp.path().join("from-jsonl.parquet");
+    ok(biolore(&[
+        "link",
+        "--index",
+        &s(&index),
+        "--top-k",
+        "3",
+        "--format",
+        "jsonl",
+        "--input",
+        &s(&jsonl),
+        "--output",
+        &s(&from_jsonl),
+    ]));
+    let b = biolore_columnar::ParquetBatches::open(&from_jsonl, 100)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = b
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["mention", "candidates"],
+        "context is read, not echoed"
+    );
+    assert_eq!(b.num_rows(), 3);
+    let list = b.column(1).as_list::<i32>();
+    for (row, want) in want.iter().enumerate() {
+        let want = want["candidates"].as_array().unwrap();
+        assert_eq!(ids_first(&list.value(row)), want[0]["id"].as_str().unwrap());
+    }
 }
 
 fn ids_first(cands: &arrow_array::ArrayRef) -> String {

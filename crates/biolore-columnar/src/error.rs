@@ -66,6 +66,14 @@ pub enum ColumnarError {
         /// The row, counted from 0 over the whole input.
         row: u64,
     },
+    /// A JSONL record does not fit the schema inferred from all the records.
+    #[error("row {row}: {detail}")]
+    Record {
+        /// The row, counted from 0 over the whole input.
+        row: u64,
+        /// What did not fit.
+        detail: String,
+    },
     /// The output column's name is taken by an input column.
     #[error("the input already has a column {0:?}; name the output column otherwise")]
     ColumnExists(String),

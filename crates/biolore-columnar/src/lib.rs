@@ -1,4 +1,5 @@
-//! Arrow and Parquet for biolore: the text column of a record batch in, an `embedding`
+//! Arrow and Parquet for biolore: the text column of a record batch (or plain texts and JSONL
+//! records made into batches) in, an `embedding`
 //! column (`list<float32>`), a `candidates` or a `relations` column out, and Parquet files read row group by row group and written
 //! atomically, so any number of rows runs in bounded memory.
 
@@ -7,6 +8,7 @@ pub mod embedding_column;
 pub mod error;
 pub mod list_column;
 pub mod parquet_stream;
+pub mod records_batch;
 pub mod relations_column;
 pub mod text_column;
 
@@ -14,6 +16,7 @@ pub use candidates_column::{schema_with_candidates, with_candidates, CandidateCe
 pub use embedding_column::{embedding_rows, schema_with_embeddings, with_embeddings};
 pub use error::ColumnarError;
 pub use parquet_stream::{ParquetBatches, ParquetSink};
+pub use records_batch::{records_batch, records_schema, texts_batch, texts_schema};
 pub use relations_column::{schema_with_relations, with_relations, RelationCell, SpanCell};
 pub use text_column::{require_column, text_column, NullText};
 

@@ -28,8 +28,9 @@ pub struct EmbedArgs {
     /// JSONL field (or Parquet column) holding the text.
     #[arg(long, default_value = "text")]
     pub field: String,
-    /// Write here instead of stdout; a name ending in .npy writes a float32 matrix. A Parquet
-    /// input (`.parquet`) is written as Parquet: its columns and `embedding` (list<float32>).
+    /// Write here instead of stdout; a name ending in .npy writes a float32 matrix, one ending
+    /// in .parquet the input's columns (a Parquet input's, a JSONL input's fields, or the texts
+    /// as --field) and `embedding` (list<float32>). A Parquet input is written as Parquet.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Parquet input: a null text is an error naming its row, or (`skip`) a null embedding.
@@ -67,9 +68,6 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if let Some(input) = args.input.as_deref().filter(|p| is_parquet(p)) {
         return embed_parquet(&args, input);
     }
-    if args.output.as_deref().is_some_and(is_parquet) {
-        bail!("Parquet output needs a Parquet input (--input FILE.parquet); write JSONL or .npy from text or JSONL");
-    }
     let inputs: Vec<InputText> = if !args.texts.is_empty() {
         if args.input.is_some() {
             bail!("give texts as arguments or with --input, not both");
@@ -93,6 +91,9 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         tracing::info!("no input texts; nothing to write");
         return Ok(());
     }
+    if let Some(output) = args.output.as_deref().filter(|p| is_parquet(p)) {
+        return embed_rows_to_parquet(&args, &inputs, output);
+    }
     let encoder = args.model.load_with(args.precision.precision())?;
     let limits = args.model.limits();
     let mut sink = Sink::open(args.output.as_deref(), inputs.len(), encoder.dim())?;
@@ -106,6 +107,53 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     sink.finish()
+}
+
+/// `embed` of texts or JSONL records into Parquet: a JSONL input keeps every field as a column
+/// (types inferred over all records), plain texts become the column named by `--field`; then
+/// `embedding`, written to `OUTPUT.partial` and renamed when complete.
+fn embed_rows_to_parquet(args: &EmbedArgs, inputs: &[InputText], output: &Path) -> Result<()> {
+    let records: Option<Vec<_>> = inputs.iter().map(|t| t.record.as_ref()).collect();
+    let source = args
+        .input
+        .as_deref()
+        .map_or_else(|| "the texts".to_string(), |p| p.display().to_string());
+    let in_schema = match &records {
+        Some(records) => biolore_columnar::records_schema(records)
+            .with_context(|| format!("{source}: inferring the columns of its records"))?,
+        None => biolore_columnar::texts_schema(&args.field),
+    };
+    let schema = biolore_columnar::schema_with_embeddings(&in_schema, EMBEDDING_COLUMN)
+        .with_context(|| source.clone())?;
+    let encoder = args.model.load_with(args.precision.precision())?;
+    let limits = args.model.limits();
+    let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
+    let bar = progress::bar(inputs.len(), "texts", 256);
+    for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
+        let first = k * CHUNK;
+        let texts: Vec<&str> = chunk.iter().map(|t| t.text.as_str()).collect();
+        let vectors = encoder.embed_with_progress(&texts, limits, |n| bar.inc(n as u64))?;
+        let batch = match &records {
+            Some(records) => biolore_columnar::records_batch(
+                &in_schema,
+                &records[first..first + chunk.len()],
+                first as u64,
+            )
+            .with_context(|| source.clone())?,
+            None => biolore_columnar::texts_batch(&in_schema, &texts)?,
+        };
+        let column: Vec<Option<&[f32]>> = vectors.rows().map(Some).collect();
+        sink.write(&biolore_columnar::with_embeddings(
+            &batch,
+            EMBEDDING_COLUMN,
+            &column,
+            encoder.dim(),
+        )?)?;
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    tracing::info!(rows, output = %output.display(), "wrote Parquet");
+    Ok(())
 }
 
 /// `embed` over a Parquet file: row group by row group, every input column kept and

@@ -192,6 +192,20 @@ impl Writer {
 /// Runs `biolore extract`.
 pub fn run(args: ExtractArgs) -> Result<()> {
     super::set_threads(args.threads)?;
+    if !biolore_columnar::is_parquet(&args.input)
+        && args
+            .out
+            .as_deref()
+            .is_some_and(biolore_columnar::is_parquet)
+    {
+        anyhow::bail!(
+            "--out {}: extract writes Parquet from a Parquet input only; write JSONL from {}",
+            args.out
+                .as_deref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            args.input.display()
+        );
+    }
     let device = args.device.device()?;
     let extractor = Extractor::load(&args.model, &device)
         .with_context(|| format!("loading the extractor {}", args.model.display()))?;

@@ -209,8 +209,9 @@ pub struct LinkArgs {
     /// Print a readable list instead of JSONL.
     #[arg(long)]
     pub pretty: bool,
-    /// Write here instead of stdout (written to FILE.partial, renamed when complete). A Parquet
-    /// input (`.parquet`) is written as Parquet: its columns and `candidates`.
+    /// Write here instead of stdout (written to FILE.partial, renamed when complete). A name
+    /// ending in .parquet writes the input's columns (a Parquet input's, or each mention
+    /// record's fields) and `candidates`; a Parquet input is written as Parquet.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Parquet input: the column holding the mention.
@@ -267,9 +268,6 @@ pub fn run(args: LinkArgs) -> Result<()> {
     if let Some(input) = args.input.as_deref().filter(|p| is_parquet(p)) {
         return link_parquet(&args, input);
     }
-    if args.output.as_deref().is_some_and(is_parquet) {
-        anyhow::bail!("Parquet output needs a Parquet input (--input FILE.parquet)");
-    }
     let records = records(&args, args.index.queries())?;
     if records.is_empty() {
         return Ok(());
@@ -281,6 +279,9 @@ pub fn run(args: LinkArgs) -> Result<()> {
     let prepared: Vec<PreparedMention> = records.iter().map(|r| r.prepared.clone()).collect();
     let k = args.top_k.max(1);
     let results = ranker.rank_prepared(&prepared, k)?;
+    if let Some(output) = args.output.as_deref().filter(|p| is_parquet(p)) {
+        return write_records_parquet(&records, results, k, output);
+    }
     let mut out = crate::output::TextOut::open(args.output.as_deref())?;
     for (record, parts) in records.into_iter().zip(results) {
         let MentionRecord { fields, prepared } = record;
@@ -328,6 +329,61 @@ pub fn run(args: LinkArgs) -> Result<()> {
         }
     }
     out.finish()
+}
+
+/// `link` of text, JSONL, PubTator or BioC mentions into Parquet: each mention record's fields
+/// (those its JSONL output has, types inferred over all records) and `candidates` (rank order),
+/// written to `OUTPUT.partial` and renamed when complete.
+fn write_records_parquet(
+    records: &[MentionRecord],
+    results: Vec<Vec<Vec<Candidate>>>,
+    k: usize,
+    output: &Path,
+) -> Result<()> {
+    const ROWS: usize = 4096;
+    let fields: Vec<&Map<String, Value>> = records.iter().map(|r| &r.fields).collect();
+    let in_schema = biolore_columnar::records_schema(&fields)
+        .context("inferring the columns of the mention records")?;
+    let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)?;
+    let ranked: Vec<Vec<Candidate>> = results
+        .into_iter()
+        .map(|parts| {
+            if parts.len() == 1 {
+                parts.into_iter().next().unwrap_or_default()
+            } else {
+                merge_parts(&parts, k)
+            }
+        })
+        .collect();
+    let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
+    for (i, (fields, ranked)) in fields.chunks(ROWS).zip(ranked.chunks(ROWS)).enumerate() {
+        let batch = biolore_columnar::records_batch(&in_schema, fields, (i * ROWS) as u64)
+            .context("a mention record")?;
+        let cells: Vec<Option<Vec<CandidateCell>>> = ranked
+            .iter()
+            .map(|cands| {
+                Some(
+                    cands
+                        .iter()
+                        .map(|c| CandidateCell {
+                            id: &c.id,
+                            name: &c.name,
+                            matched: &c.matched,
+                            score: c.score,
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        sink.write(&biolore_columnar::with_candidates(
+            &batch,
+            CANDIDATES_COLUMN,
+            &cells,
+        )?)?;
+    }
+    let rows = sink.finish()?;
+    tracing::info!(rows, output = %output.display(), "wrote Parquet");
+    Ok(())
 }
 
 /// `link` over a Parquet file: batch by batch, every input column kept and `candidates`
