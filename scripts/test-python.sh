@@ -17,7 +17,7 @@ if [ "${1:-}" = "--no-engines" ]; then
   shift
 fi
 python="${PYTHON:-python3}"
-"$root/scripts/setup.sh" all-MiniLM-L6-v2 openblas >&2
+"$root/scripts/setup.sh" all-MiniLM-L6-v2 smollm2 openblas >&2
 cargo build --release --quiet --bin biolore
 wheel="$("$root/scripts/build-wheel.sh")"
 venv="$root/target/pytest-venv"

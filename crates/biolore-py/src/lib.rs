@@ -1,11 +1,13 @@
-//! biolore's Python module (`biolore._native`): encoders, linkers and knowledge bases over the
-//! library crates. Compute releases the GIL and runs on a thread pool created lazily in the
+//! biolore's Python module (`biolore._native`): encoders, linkers (dense, generative, hybrid),
+//! knowledge bases, adverse-event extractors and decoders over the library crates. Compute releases the GIL and runs on a thread pool created lazily in the
 //! process that uses it, so the objects are safe in the forked workers of Spark and Ray.
 
 use pyo3::prelude::*;
 
 pub mod encoder;
 pub mod errors;
+pub mod extractor;
+pub mod generator;
 pub mod kb;
 pub mod linker;
 pub mod pool;
@@ -22,6 +24,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoder::PyEncoder>()?;
     m.add_class::<linker::PyLinker>()?;
     m.add_class::<kb::PyKnowledgeBase>()?;
+    m.add_class::<extractor::PyExtractor>()?;
+    m.add_class::<generator::PyGenerator>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

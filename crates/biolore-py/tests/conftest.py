@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / "models"
 MINILM = MODELS / "all-MiniLM-L6-v2"
+SMOLLM2 = MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
 BIN = Path(os.environ.get("BIOLORE_BIN", ROOT / "target" / "release" / "biolore"))
 
 
@@ -41,3 +42,19 @@ def disease_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     run("kb", "import", "--format", "biosyn", str(dictionary), "--out", str(kb))
     run("index", "build", "--kb", str(kb), "--model", "all-MiniLM-L6-v2", "--out", str(index))
     return kb, index
+
+
+@pytest.fixture(scope="session")
+def ade_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An adverse-event student trained on the committed synthetic ADE fixture (40 steps)."""
+    out = tmp_path_factory.mktemp("student") / "student"
+    run("train", "extractor", "--data", str(ROOT / "fixtures" / "ade-synthetic"), "--steps", "40",
+        "--batch-size", "12", "--micro-batch", "6", "--lr", "1e-4", "--out", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The SmolLM2 GGUF decoder (scripts/setup.sh smollm2); missing, it fails."""
+    assert SMOLLM2.is_file(), "run scripts/setup.sh smollm2"
+    return SMOLLM2

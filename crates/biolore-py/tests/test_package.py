@@ -149,3 +149,80 @@ def test_linker_and_knowledge_base_match_the_cli(disease_index, tmp_path) -> Non
         biolore.KnowledgeBase.load(str(tmp_path / "missing.kb"))
     with pytest.raises(biolore.BioloreError):
         biolore.Linker(str(tmp_path / "no-index"))
+
+
+def test_linker_contexts_and_the_hybrid_linker_match_the_cli(disease_index, smollm2, tmp_path) -> None:
+    _, index = disease_index
+    mentions = ["WD", "breast cancer"]
+    contexts = ["Wilson disease (WD) is a copper disorder.", None]
+    src = tmp_path / "mentions.jsonl"
+    src.write_text(
+        "".join(
+            json.dumps({"mention": m} if c is None else {"mention": m, "context": c}) + "\n"
+            for m, c in zip(mentions, contexts)
+        )
+    )
+
+    def cli(*extra: str) -> list[list[str]]:
+        out = run("link", "--index", str(index), "--format", "jsonl", "--input", str(src),
+                  "--top-k", "3", *extra)
+        return [[c["id"] for c in json.loads(l)["candidates"]] for l in out.splitlines()]
+
+    dense = biolore.Linker(str(index))
+    assert dense.kind == "dense"
+    ranked = dense.link(mentions, k=3, contexts=contexts)
+    assert [[c["id"] for c in r] for r in ranked] == cli()
+    assert ranked[0][0]["id"] == "MESH:D006527", "WD expanded from its context"
+    with pytest.raises(ValueError, match="1 contexts for 2 mentions"):
+        dense.link(mentions, contexts=["x"])
+
+    hybrid = biolore.Linker(str(index), linker="hybrid", generator=str(smollm2))
+    assert hybrid.kind == "hybrid" and "hybrid" in repr(hybrid)
+    got = hybrid.link(mentions, k=3, contexts=contexts)
+    want = cli("--linker", "hybrid", "--generator", str(smollm2))
+    assert [[c["id"] for c in r] for r in got] == want
+    with pytest.raises(biolore.BioloreError):
+        biolore.Linker(str(index), linker="generative")  # no generator
+    with pytest.raises(ValueError, match="dense"):
+        biolore.Linker(str(index), linker="sparse")
+
+
+def test_extractor_matches_the_cli(ade_student, tmp_path) -> None:
+    sentences = [
+        "A 45-year-old man developed rhabdomyolysis while taking simvastatin.",
+        "Blood cultures were negative and the fever resolved.",
+    ]
+    extractor = biolore.Extractor(str(ade_student))
+    got = extractor.extract(sentences)
+    assert len(got) == 2
+    src = tmp_path / "sentences.txt"
+    src.write_text("\n".join(sentences) + "\n")
+    cli = [json.loads(l) for l in run("extract", "--model", str(ade_student), "--input", str(src)).splitlines()]
+    for mine, theirs, text in zip(got, cli, sentences):
+        assert [(r["drug"]["start"], r["drug"]["end"], r["effect"]["start"], r["effect"]["end"]) for r in mine] == [
+            (r["drug"]["start"], r["drug"]["end"], r["effect"]["start"], r["effect"]["end"]) for r in theirs["relations"]
+        ]
+        for r in mine:
+            assert text[r["drug"]["start"]:r["drug"]["end"]] == r["drug"]["text"]
+            assert 0 < r["score"] <= 1
+    assert any(got), "the student finds the fixture's kind of relation"
+    clone = pickle.loads(pickle.dumps(extractor))
+    assert clone.extract(sentences[:1]) == got[:1]
+    with pytest.raises(TypeError, match=r"sentences\[1\]"):
+        extractor.extract(["fine", None])
+    with pytest.raises(biolore.BioloreError):
+        biolore.Extractor(str(tmp_path / "no-student"))
+
+
+def test_generator_matches_the_cli(smollm2) -> None:
+    generator = biolore.Generator(str(smollm2))
+    text = generator.generate("Name one symptom of influenza.", max_tokens=12)
+    cli = json.loads(run("generate", "--model", str(smollm2), "--max-tokens", "12", "--json",
+                         "Name one symptom of influenza."))
+    assert text == cli["text"] and text.strip()
+    raw = generator.generate("The capital of France is", max_tokens=4, raw=True)
+    assert isinstance(raw, str)
+    with pytest.raises(ValueError):
+        generator.generate("x", max_tokens=0)
+    with pytest.raises(biolore.BioloreError, match="no decoder"):
+        biolore.Generator("no-such-decoder.gguf")

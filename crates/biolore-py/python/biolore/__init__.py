@@ -6,6 +6,8 @@
 (1, 384)
 >>> linker = biolore.Linker("data/indexes/hpo.all-MiniLM-L6-v2")
 >>> linker.link(["heart attack"], k=3)[0][0]["id"]
+>>> biolore.Extractor("runs/ade-student").extract(["Rhabdomyolysis after simvastatin."])
+>>> biolore.Generator("SmolLM2-135M-Instruct.Q4_1.gguf").generate("What is a fever?")
 
 Compute releases the GIL and runs on a thread pool built lazily in the process that uses it
 (safe in the forked workers of Spark and Ray); ``threads`` sizes it (default: every core the
@@ -21,7 +23,15 @@ import numpy as np
 from . import _native
 from ._native import BioloreError, KnowledgeBase
 
-__all__ = ["Encoder", "Linker", "KnowledgeBase", "BioloreError", "__version__"]
+__all__ = [
+    "Encoder",
+    "Linker",
+    "KnowledgeBase",
+    "Extractor",
+    "Generator",
+    "BioloreError",
+    "__version__",
+]
 __version__: str = _native.__version__
 
 _NULLS = ("error", "null")
@@ -142,9 +152,14 @@ def _row_key(batch: Any, field: str, row: int) -> str:
 
 
 class Linker:
-    """A dense linker over an index folder built by ``biolore index build``.
+    """A linker over an index folder built by ``biolore index build``.
 
     ``model`` defaults to the index's model; ``approximate`` searches the index's HNSW graph.
+    ``linker`` is ``"dense"`` (nearest names), ``"generative"`` (``generator`` writes the concept
+    name under a prefix trie of the KB's names, as ANGEL does) or ``"hybrid"`` (the generator
+    re-scores the dense top ``hybrid_depth``; ``hybrid_weight`` is its share). ``generator`` is a
+    folder from ``biolore train link-generative`` / ``train link-dpo``, a GGUF file or a name
+    under ``BIOLORE_MODELS``.
     """
 
     def __init__(
@@ -156,9 +171,32 @@ class Linker:
         approximate: bool = False,
         batch_size: int = 32,
         max_batch_tokens: int = 8192,
+        linker: str = "dense",
+        generator: str | None = None,
+        beams: int = 5,
+        hybrid_depth: int = 10,
+        hybrid_weight: float = 0.5,
     ) -> None:
-        self._args = (str(index), model, device, threads, approximate, batch_size, max_batch_tokens)
+        self._args = (
+            str(index),
+            model,
+            device,
+            threads,
+            approximate,
+            batch_size,
+            max_batch_tokens,
+            linker,
+            None if generator is None else str(generator),
+            beams,
+            hybrid_depth,
+            hybrid_weight,
+        )
         self._native = _native.Linker(*self._args)
+
+    @property
+    def kind(self) -> str:
+        """Which linker ranks: ``dense``, ``generative`` or ``hybrid``."""
+        return self._native.kind
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Linker, self._args)
@@ -181,10 +219,18 @@ class Linker:
         """The index folder."""
         return self._native.index_path
 
-    def link(self, mentions: Iterable[str], k: int = 5) -> list[list[dict[str, Any]]]:
+    def link(
+        self,
+        mentions: Iterable[str],
+        k: int = 5,
+        contexts: Iterable[str | None] | None = None,
+    ) -> list[list[dict[str, Any]]]:
         """The ``k`` best concepts per mention, best first: dicts with ``id``, ``name``,
-        ``matched`` (the closest name) and ``score`` (cosine similarity)."""
-        return self._native.link(mentions, k)
+        ``matched`` (the closest name) and ``score``. ``contexts`` (a text or ``None`` per
+        mention: the sentence or document it came from) expands abbreviations defined there and
+        is what a generative linker reads around the mention, as ``biolore link`` does with a
+        JSONL ``context`` field."""
+        return self._native.link(mentions, k, None if contexts is None else list(contexts))
 
     def link_arrow(
         self, data: Any, field: str = "mention", column: str = "candidates", k: int = 5
@@ -201,6 +247,76 @@ class Linker:
         rows = [None if v is None else next(ranked) for v in values]
         vectors = pa.array(rows, type=CANDIDATES_TYPE)
         return data.append_column(pa.field(column, vectors.type), vectors)
+
+
+class Extractor:
+    """Adverse drug events (drug, effect) in sentences, with a student trained by
+    ``biolore train extractor`` — the relations ``biolore extract`` finds."""
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch_size: int = 16,
+    ) -> None:
+        self._args = (str(model), device, threads, batch_size)
+        self._native = _native.Extractor(*self._args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Extractor, self._args)
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    @property
+    def model_path(self) -> str:
+        """The extractor's folder."""
+        return self._native.model_path
+
+    def extract(self, sentences: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """The relations of each sentence: dicts with ``drug`` and ``effect`` (each ``text``,
+        ``start``, ``end`` in characters of the sentence) and ``score`` (confidence)."""
+        return self._native.extract(sentences)
+
+
+class Generator:
+    """A decoder (a GGUF file or a Hugging Face folder: SmolLM2, Qwen2.5, or what ``biolore
+    train lm`` / ``train link-generative`` write), generating greedily as ``biolore generate``.
+
+    ``quantized=False`` dequantizes a GGUF file to float32 (as training does)."""
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        quantized: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        self._args = (str(model), device, quantized, threads)
+        self._native = _native.Generator(*self._args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Generator, self._args)
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    @property
+    def model_path(self) -> str:
+        """The decoder's file or folder."""
+        return self._native.model_path
+
+    def generate(
+        self,
+        text: str,
+        max_tokens: int = 128,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> str:
+        """The text generated for ``text``: a user message under the model's chat template
+        (after ``system``, if given), or with ``raw=True`` the prompt as it is."""
+        return self._native.generate(text, max_tokens, system, raw)
 
 
 def _candidates_type() -> Any:

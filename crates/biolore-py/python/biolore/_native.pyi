@@ -38,8 +38,20 @@ class Linker:
         approximate: bool = False,
         batch_size: int = 32,
         max_batch_tokens: int = 8192,
+        linker: str = "dense",
+        generator: str | None = None,
+        beams: int = 5,
+        hybrid_depth: int = 10,
+        hybrid_weight: float = 0.5,
     ) -> None: ...
-    def link(self, mentions: Sequence[str], k: int = 5) -> list[list[dict[str, Any]]]: ...
+    def link(
+        self,
+        mentions: Sequence[str],
+        k: int = 5,
+        contexts: Sequence[str | None] | None = None,
+    ) -> list[list[dict[str, Any]]]: ...
+    @property
+    def kind(self) -> str: ...
     @property
     def names(self) -> int: ...
     @property
@@ -58,3 +70,33 @@ class KnowledgeBase:
     def names(self, id: str) -> list[str]: ...
     @property
     def source(self) -> str: ...
+
+class Extractor:
+    def __init__(
+        self,
+        model: str | PathLike[str],
+        device: str = "cpu",
+        threads: int | None = None,
+        batch_size: int = 16,
+    ) -> None: ...
+    def extract(self, sentences: Sequence[str]) -> list[list[dict[str, Any]]]: ...
+    @property
+    def model_path(self) -> str: ...
+
+class Generator:
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        quantized: bool = True,
+        threads: int | None = None,
+    ) -> None: ...
+    def generate(
+        self,
+        text: str,
+        max_tokens: int = 128,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> str: ...
+    @property
+    def model_path(self) -> str: ...
