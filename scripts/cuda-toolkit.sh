@@ -39,8 +39,10 @@ home="$dest/nvidia/cu13"
 if [ -x "$home/bin/nvcc" ] && [ -f "$dest/env.sh" ] && [ "$(cat "$dest/version" 2>/dev/null)" = "$version" ]; then
   log "CUDA $version present ($home)"; exit 0
 fi
-if [ -e "$dest" ]; then
+if [ -f "$dest/env.sh" ]; then
   log "replacing the toolkit in $dest (it is not CUDA $version)"; rm -rf "$dest"
+elif [ -e "$dest" ] && [ -n "$(ls -A "$dest")" ]; then
+  log "$dest exists and holds no toolkit this script installed; choose another BIOLORE_CUDA"; exit 1
 fi
 log "installing ${PACKAGES[*]} from PyPI into $dest (~1.2 GB)"
 python3 -m pip install --quiet --disable-pip-version-check --target "$dest" "${PACKAGES[@]}" \

@@ -13,6 +13,10 @@
 # (same f16 weights) measures the GPU alone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# DIR and OUT are taken from where the script was started, before moving to the checkout.
+args=()
+for a in "$@"; do case "$a" in pack|run) args+=("$a") ;; *) args+=("$(realpath -m "$a")") ;; esac; done
+set -- "${args[@]}"
 cd "$root"
 log() { printf '[gpu-bundle] %s\n' "$*" >&2; }
 model=all-MiniLM-L6-v2
@@ -30,7 +34,7 @@ pack() {
   strip -o "$dir/biolore" "$bin"
   xz -T0 -6 "$dir/biolore"
   (cd "models/$model" && find . -type f ! -name 'model.safetensors*' ! -name README.md -print0 \
-    | xargs -0 -I{} cp --parents {} "$root/$dir/$model/")
+    | xargs -0 -I{} cp --parents {} "$dir/$model/")
   python3 - "models/$model/model.safetensors" "$dir/$model/model.safetensors" <<'PY'
 import json, struct, sys
 from array import array
@@ -60,14 +64,23 @@ PY
 }
 
 run() {
-  local dir="$1" out="$2" lib
+  local dir="$1" out="$2" lib roots
+  if [ -e "models/$model/model.safetensors" ]; then
+    log "models/$model/model.safetensors exists: this is for a checkout without the model (its f16 copy would replace it)"
+    exit 1
+  fi
   mkdir -p "models/$model" "$out"
   cp -r "$dir/$model/." "models/$model/"
   unxz_to "models/$model/model.safetensors.xz" "models/$model/model.safetensors"
   rm "models/$model/model.safetensors.xz"
   unxz_to "$dir/biolore.xz" /tmp/biolore-cuda && chmod +x /tmp/biolore-cuda
+  # The toolkit first, then Python's nvidia wheels (site-packages/nvidia/*/lib).
+  roots=(/usr/local/cuda*/ /opt /usr/lib /usr/local/lib)
+  if command -v python3 >/dev/null; then
+    roots+=("$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || echo /nonexistent)")
+  fi
   for name in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libcudart.so.13; do
-    lib="$(find /usr/local/cuda*/ /opt /usr/lib -name "$name" 2>/dev/null | head -n1 || true)"
+    lib="$(find "${roots[@]}" -name "$name" 2>/dev/null | head -n1 || true)"
     [ -n "$lib" ] || { log "$name not found on this machine"; exit 1; }
     LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   done

@@ -22,6 +22,8 @@ pub use text_column::{require_column, text_column, NullText};
 
 /// Re-exported so callers name the same Arrow types.
 pub use arrow_array::RecordBatch;
+/// Re-exported so callers name the same Arrow types.
+pub use arrow_schema::SchemaRef;
 
 /// Results of this crate.
 pub type Result<T> = std::result::Result<T, ColumnarError>;

@@ -19,27 +19,43 @@ pub fn records_schema(records: &[&Map<String, Value>]) -> Result<SchemaRef> {
 }
 
 /// One batch of JSONL records under `schema` (from [`records_schema`] over all the rows).
-/// `first_row` (0-based, over the whole input) names the row in errors.
+/// A number or boolean in a column inferred as text (a field that is text in other records) is
+/// written as text; a record that still does not fit is an error naming its row, `first_row`
+/// (0-based, over the whole input) plus its place in `records`.
 pub fn records_batch(
     schema: &SchemaRef,
     records: &[&Map<String, Value>],
     first_row: u64,
 ) -> Result<RecordBatch> {
+    match decode(schema, records) {
+        Ok(batch) => Ok(batch),
+        Err(e) => {
+            // Find the first record that fails alone, to name it.
+            for (i, record) in records.iter().enumerate() {
+                if let Err(detail) = decode(schema, std::slice::from_ref(record)) {
+                    return Err(ColumnarError::Record {
+                        row: first_row + i as u64,
+                        detail: detail.to_string(),
+                    });
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn decode(
+    schema: &SchemaRef,
+    records: &[&Map<String, Value>],
+) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
     let mut decoder = arrow_json::ReaderBuilder::new(schema.clone())
         .with_batch_size(records.len().max(1))
+        .with_coerce_primitive(true)
         .build_decoder()?;
-    for (i, record) in records.iter().enumerate() {
-        decoder
-            .serialize(std::slice::from_ref(*record))
-            .map_err(|e| ColumnarError::Record {
-                row: first_row + i as u64,
-                detail: e.to_string(),
-            })?;
-    }
-    match decoder.flush()? {
-        Some(batch) => Ok(batch),
-        None => Ok(RecordBatch::new_empty(schema.clone())),
-    }
+    decoder.serialize(records)?;
+    Ok(decoder
+        .flush()?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
 }
 
 /// The schema of plain texts: one non-null string column `name`.
@@ -92,6 +108,31 @@ mod tests {
         assert_eq!(id.values(), &[2, 3]);
         let note = b.column_by_name("note").unwrap();
         assert!(note.is_null(1));
+    }
+
+    #[test]
+    fn mixed_field_types_become_text_and_a_misfit_names_its_row() {
+        let rows = [
+            object(json!({"id": "A1", "text": "fever"})),
+            object(json!({"id": 2, "text": "cough"})),
+        ];
+        let refs: Vec<&Map<String, Value>> = rows.iter().collect();
+        let schema = records_schema(&refs).unwrap();
+        let batch = records_batch(&schema, &refs, 0).unwrap();
+        let id = batch.column_by_name("id").unwrap();
+        let id = id.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((id.value(0), id.value(1)), ("A1", "2"));
+
+        // A list where the schema (from other records) wants text: the row is named.
+        let bad = [
+            object(json!({"tag": "a"})),
+            object(json!({"tag": "b"})),
+            object(json!({"tag": ["c"]})),
+        ];
+        let text_schema = records_schema(&[&bad[0]]).unwrap();
+        let refs: Vec<&Map<String, Value>> = bad.iter().collect();
+        let err = records_batch(&text_schema, &refs, 10).unwrap_err();
+        assert!(err.to_string().starts_with("row 12:"), "{err}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use biolore_extract::documents::extract_documents;
 use biolore_extract::{AdeSentence, Extractor};
-use biolore_text::Span;
+use biolore_text::{Document, Span};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -14,7 +15,7 @@ use crate::pool::ProcessPool;
 use crate::texts::strings;
 
 /// An adverse-drug-event extractor. `Extractor(model, device="cpu", threads=None,
-/// batch_size=16)`; `model` is a folder written by `biolore train extractor`.
+/// batch_size=32)`; `model` is a folder written by `biolore train extractor`.
 #[pyclass(name = "Extractor", module = "biolore._native", frozen)]
 pub struct PyExtractor {
     extractor: Extractor,
@@ -35,7 +36,7 @@ fn span_dict<'py>(py: Python<'py>, span: &Span) -> PyResult<Bound<'py, PyDict>> 
 #[pymethods]
 impl PyExtractor {
     #[new]
-    #[pyo3(signature = (model, device = "cpu", threads = None, batch_size = 16))]
+    #[pyo3(signature = (model, device = "cpu", threads = None, batch_size = 32))]
     fn new(
         py: Python<'_>,
         model: PathBuf,
@@ -59,32 +60,29 @@ impl PyExtractor {
         })
     }
 
-    /// The relations each sentence states: a list (one per sentence) of dicts with `drug` and
-    /// `effect` (each `text`, `start`, `end` in characters of the sentence) and `score`.
+    /// The relations each text states, as `biolore extract` finds them in a line of text (split
+    /// into sentences, relations in character offsets of the whole text): a list (one per text)
+    /// of dicts with `drug` and `effect` (each `text`, `start`, `end`) and `score`.
     fn extract<'py>(
         &self,
         py: Python<'py>,
-        sentences: &Bound<'py, PyAny>,
+        texts: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<Vec<Bound<'py, PyDict>>>> {
-        let texts = strings(sentences, "sentences")?;
+        let texts = strings(texts, "texts")?;
         let found = py.detach(|| -> PyResult<Vec<AdeSentence>> {
-            let inputs: Vec<AdeSentence> = texts
+            let docs: Vec<Document> = texts
                 .iter()
                 .enumerate()
-                .map(|(i, t)| AdeSentence::new(&i.to_string(), t))
+                .map(|(i, t)| Document::from_text(&i.to_string(), t))
                 .collect();
             let pool = self.pool.get()?;
-            pool.install(|| {
-                self.extractor
-                    .extract(&inputs, self.batch_size, &mut |_| {})
-            })
-            .map_err(to_py)
+            pool.install(|| extract_documents(&self.extractor, &docs, self.batch_size, &mut |_| {}))
+                .map_err(to_py)
         })?;
         found
             .iter()
-            .map(|sentence| {
-                sentence
-                    .relations
+            .map(|text| {
+                text.relations
                     .iter()
                     .map(|r| {
                         let d = PyDict::new(py);

@@ -175,6 +175,8 @@ def test_linker_contexts_and_the_hybrid_linker_match_the_cli(disease_index, smol
     assert ranked[0][0]["id"] == "MESH:D006527", "WD expanded from its context"
     with pytest.raises(ValueError, match="1 contexts for 2 mentions"):
         dense.link(mentions, contexts=["x"])
+    with pytest.raises(TypeError, match="not a string"):
+        dense.link(mentions, contexts="ab")
 
     hybrid = biolore.Linker(str(index), linker="hybrid", generator=str(smollm2))
     assert hybrid.kind == "hybrid" and "hybrid" in repr(hybrid)
@@ -191,10 +193,12 @@ def test_extractor_matches_the_cli(ade_student, tmp_path) -> None:
     sentences = [
         "A 45-year-old man developed rhabdomyolysis while taking simvastatin.",
         "Blood cultures were negative and the fever resolved.",
+        # Two sentences in one text: split as `biolore extract` splits a line.
+        "Blood cultures were negative. Hepatitis was attributed to isoniazid in this patient.",
     ]
     extractor = biolore.Extractor(str(ade_student))
     got = extractor.extract(sentences)
-    assert len(got) == 2
+    assert len(got) == 3
     src = tmp_path / "sentences.txt"
     src.write_text("\n".join(sentences) + "\n")
     cli = [json.loads(l) for l in run("extract", "--model", str(ade_student), "--input", str(src)).splitlines()]
@@ -208,7 +212,7 @@ def test_extractor_matches_the_cli(ade_student, tmp_path) -> None:
     assert any(got), "the student finds the fixture's kind of relation"
     clone = pickle.loads(pickle.dumps(extractor))
     assert clone.extract(sentences[:1]) == got[:1]
-    with pytest.raises(TypeError, match=r"sentences\[1\]"):
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
         extractor.extract(["fine", None])
     with pytest.raises(biolore.BioloreError):
         biolore.Extractor(str(tmp_path / "no-student"))

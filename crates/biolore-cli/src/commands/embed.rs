@@ -132,7 +132,7 @@ fn embed_rows_to_parquet(args: &EmbedArgs, inputs: &[InputText], output: &Path) 
     for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
         let first = k * CHUNK;
         let texts: Vec<&str> = chunk.iter().map(|t| t.text.as_str()).collect();
-        let vectors = encoder.embed_with_progress(&texts, limits, |n| bar.inc(n as u64))?;
+        // The rows first: a record that does not fit stops the run before any embedding.
         let batch = match &records {
             Some(records) => biolore_columnar::records_batch(
                 &in_schema,
@@ -142,6 +142,7 @@ fn embed_rows_to_parquet(args: &EmbedArgs, inputs: &[InputText], output: &Path) 
             .with_context(|| source.clone())?,
             None => biolore_columnar::texts_batch(&in_schema, &texts)?,
         };
+        let vectors = encoder.embed_with_progress(&texts, limits, |n| bar.inc(n as u64))?;
         let column: Vec<Option<&[f32]>> = vectors.rows().map(Some).collect();
         sink.write(&biolore_columnar::with_embeddings(
             &batch,

@@ -278,10 +278,20 @@ pub fn run(args: LinkArgs) -> Result<()> {
         .open(opened.linker.clone(), &args.index.device.device()?)?;
     let prepared: Vec<PreparedMention> = records.iter().map(|r| r.prepared.clone()).collect();
     let k = args.top_k.max(1);
-    let results = ranker.rank_prepared(&prepared, k)?;
     if let Some(output) = args.output.as_deref().filter(|p| is_parquet(p)) {
-        return write_records_parquet(&records, results, k, output);
+        anyhow::ensure!(
+            !args.pretty,
+            "--pretty writes text; it cannot go to a Parquet --output"
+        );
+        // The columns first: records that do not fit stop the run before any ranking.
+        let fields: Vec<&Map<String, Value>> = records.iter().map(|r| &r.fields).collect();
+        let in_schema = biolore_columnar::records_schema(&fields)
+            .context("inferring the columns of the mention records")?;
+        let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)?;
+        let results = ranker.rank_prepared(&prepared, k)?;
+        return write_records_parquet(&records, (&in_schema, schema), results, k, output);
     }
+    let results = ranker.rank_prepared(&prepared, k)?;
     let mut out = crate::output::TextOut::open(args.output.as_deref())?;
     for (record, parts) in records.into_iter().zip(results) {
         let MentionRecord { fields, prepared } = record;
@@ -332,19 +342,17 @@ pub fn run(args: LinkArgs) -> Result<()> {
 }
 
 /// `link` of text, JSONL, PubTator or BioC mentions into Parquet: each mention record's fields
-/// (those its JSONL output has, types inferred over all records) and `candidates` (rank order),
-/// written to `OUTPUT.partial` and renamed when complete.
+/// (`in_schema`: those its JSONL output has, types inferred over all records) and `candidates`
+/// (rank order) under `schema`, written to `OUTPUT.partial` and renamed when complete.
 fn write_records_parquet(
     records: &[MentionRecord],
+    (in_schema, schema): (&biolore_columnar::SchemaRef, biolore_columnar::SchemaRef),
     results: Vec<Vec<Vec<Candidate>>>,
     k: usize,
     output: &Path,
 ) -> Result<()> {
     const ROWS: usize = 4096;
     let fields: Vec<&Map<String, Value>> = records.iter().map(|r| &r.fields).collect();
-    let in_schema = biolore_columnar::records_schema(&fields)
-        .context("inferring the columns of the mention records")?;
-    let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)?;
     let ranked: Vec<Vec<Candidate>> = results
         .into_iter()
         .map(|parts| {
@@ -357,7 +365,7 @@ fn write_records_parquet(
         .collect();
     let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
     for (i, (fields, ranked)) in fields.chunks(ROWS).zip(ranked.chunks(ROWS)).enumerate() {
-        let batch = biolore_columnar::records_batch(&in_schema, fields, (i * ROWS) as u64)
+        let batch = biolore_columnar::records_batch(in_schema, fields, (i * ROWS) as u64)
             .context("a mention record")?;
         let cells: Vec<Option<Vec<CandidateCell>>> = ranked
             .iter()

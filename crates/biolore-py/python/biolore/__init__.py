@@ -230,20 +230,33 @@ class Linker:
         mention: the sentence or document it came from) expands abbreviations defined there and
         is what a generative linker reads around the mention, as ``biolore link`` does with a
         JSONL ``context`` field."""
+        if isinstance(contexts, str):
+            raise TypeError("contexts must be a list (one text or None per mention), not a string")
         return self._native.link(mentions, k, None if contexts is None else list(contexts))
 
     def link_arrow(
-        self, data: Any, field: str = "mention", column: str = "candidates", k: int = 5
+        self,
+        data: Any,
+        field: str = "mention",
+        column: str = "candidates",
+        k: int = 5,
+        context_field: str = "context",
     ) -> Any:
         """Links an Arrow ``RecordBatch``/``Table``'s ``field`` column; adds ``column`` as
-        ``list<struct<id, name, matched, score>>`` (null mentions get null candidates)."""
+        ``list<struct<id, name, matched, score>>`` (null mentions get null candidates). A
+        ``context_field`` column, when there is one, gives each mention its context, as
+        ``biolore link --context-field`` reads it from Parquet."""
         import pyarrow as pa
 
         if field not in data.schema.names:
             raise KeyError(f"no column {field!r} (columns: {', '.join(data.schema.names)})")
         values = data.column(field).to_pylist()
         present = [v for v in values if v is not None]
-        ranked = iter(self.link(present, k))
+        contexts = None
+        if context_field in data.schema.names:
+            all_contexts = data.column(context_field).to_pylist()
+            contexts = [c for v, c in zip(values, all_contexts) if v is not None]
+        ranked = iter(self.link(present, k, contexts))
         rows = [None if v is None else next(ranked) for v in values]
         vectors = pa.array(rows, type=CANDIDATES_TYPE)
         return data.append_column(pa.field(column, vectors.type), vectors)
@@ -258,7 +271,7 @@ class Extractor:
         model: str,
         device: str = "cpu",
         threads: int | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
     ) -> None:
         self._args = (str(model), device, threads, batch_size)
         self._native = _native.Extractor(*self._args)
@@ -274,10 +287,11 @@ class Extractor:
         """The extractor's folder."""
         return self._native.model_path
 
-    def extract(self, sentences: Sequence[str]) -> list[list[dict[str, Any]]]:
-        """The relations of each sentence: dicts with ``drug`` and ``effect`` (each ``text``,
-        ``start``, ``end`` in characters of the sentence) and ``score`` (confidence)."""
-        return self._native.extract(sentences)
+    def extract(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """The relations of each text (split into sentences, as ``biolore extract`` reads a line):
+        dicts with ``drug`` and ``effect`` (each ``text``, ``start``, ``end`` in characters of
+        the text) and ``score`` (confidence)."""
+        return self._native.extract(texts)
 
 
 class Generator:
