@@ -32,6 +32,42 @@ pub fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("models"))
 }
 
+/// The decoder `biolore generate` and the generative linker use when none is named (fetched by
+/// `scripts/setup.sh smollm2`).
+pub const DEFAULT_DECODER: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// A decoder (a GGUF file or a Hugging Face folder): an existing path, else a file or folder
+/// under the models directory; otherwise an error listing the GGUF files installed there.
+pub fn resolve_decoder(spec: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(spec);
+    if path.exists() {
+        return Ok(path);
+    }
+    let dir = models_dir();
+    let installed = dir.join(spec);
+    if installed.exists() {
+        return Ok(installed);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".gguf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    Err(EncoderError::Resolve {
+        name: spec.to_string(),
+        message: format!(
+            "no decoder of that name: not a path, and not under {} (GGUF files there: {}; `scripts/setup.sh smollm2` installs {DEFAULT_DECODER})",
+            dir.display(),
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        ),
+    })
+}
+
 /// Tells the GEMM kernels to look for the OpenBLAS that `scripts/setup.sh` installs under the models directory.
 pub fn register_blas_dir() {
     biolore_nn::kernels::gemm::add_search_dir(&models_dir().join(".lib"));

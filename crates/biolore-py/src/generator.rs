@@ -6,24 +6,12 @@ use biolore_nn::heads::{ChatMessage, LanguageModel};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::errors::{to_py, BioloreError};
+use crate::errors::to_py;
 use crate::pool::ProcessPool;
 
 /// A decoder path: an existing file or folder, else a name under the models directory.
 pub fn resolve_decoder(spec: &str) -> PyResult<PathBuf> {
-    let path = PathBuf::from(spec);
-    if path.exists() {
-        return Ok(path);
-    }
-    let dir = biolore_encoder::resolve::models_dir();
-    let installed = dir.join(spec);
-    if installed.exists() {
-        return Ok(installed);
-    }
-    Err(BioloreError::new_err(format!(
-        "no decoder '{spec}': not a path, and not under {} (`scripts/setup.sh smollm2` installs SmolLM2-135M-Instruct.Q4_1.gguf)",
-        dir.display()
-    )))
+    biolore_encoder::resolve::resolve_decoder(spec).map_err(to_py)
 }
 
 /// A decoder (a GGUF file or a Hugging Face folder: SmolLM2, Qwen2.5, a `train lm` or

@@ -8,7 +8,7 @@ use biolore_nn::heads::{ChatMessage, LanguageModel};
 use clap::Args;
 
 /// The decoder used when none is named (fetched by `scripts/setup.sh`).
-pub const DEFAULT_DECODER: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub use biolore_encoder::resolve::DEFAULT_DECODER;
 
 /// Arguments of `biolore generate`.
 #[derive(Args, Debug, Clone)]
@@ -42,30 +42,7 @@ pub struct GenerateArgs {
 
 /// Finds a decoder: an existing path, else a file or folder under the models directory.
 pub fn resolve_decoder(spec: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(spec);
-    if path.exists() {
-        return Ok(path);
-    }
-    let dir = biolore_encoder::resolve::models_dir();
-    let installed = dir.join(spec);
-    if installed.exists() {
-        return Ok(installed);
-    }
-    let mut known: Vec<String> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".gguf"))
-                .collect()
-        })
-        .unwrap_or_default();
-    known.sort();
-    anyhow::bail!(
-        "no decoder '{spec}': not a path, and not under {} (GGUF files there: {}; `scripts/setup.sh smollm2` installs {DEFAULT_DECODER})",
-        dir.display(),
-        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-    )
+    Ok(biolore_encoder::resolve::resolve_decoder(spec)?)
 }
 
 /// Runs `biolore generate`.

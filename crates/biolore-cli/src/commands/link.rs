@@ -341,6 +341,28 @@ pub fn run(args: LinkArgs) -> Result<()> {
     out.finish()
 }
 
+/// One mention's candidates from its parts' (a composite's parts merged, best first).
+fn merged(parts: Vec<Vec<Candidate>>, k: usize) -> Vec<Candidate> {
+    if parts.len() == 1 {
+        parts.into_iter().next().unwrap_or_default()
+    } else {
+        merge_parts(&parts, k)
+    }
+}
+
+/// Candidates as the Parquet column's cells.
+fn cells_of(cands: &[Candidate]) -> Vec<CandidateCell<'_>> {
+    cands
+        .iter()
+        .map(|c| CandidateCell {
+            id: &c.id,
+            name: &c.name,
+            matched: &c.matched,
+            score: c.score,
+        })
+        .collect()
+}
+
 /// `link` of text, JSONL, PubTator or BioC mentions into Parquet: each mention record's fields
 /// (`in_schema`: those its JSONL output has, types inferred over all records) and `candidates`
 /// (rank order) under `schema`, written to `OUTPUT.partial` and renamed when complete.
@@ -353,36 +375,13 @@ fn write_records_parquet(
 ) -> Result<()> {
     const ROWS: usize = 4096;
     let fields: Vec<&Map<String, Value>> = records.iter().map(|r| &r.fields).collect();
-    let ranked: Vec<Vec<Candidate>> = results
-        .into_iter()
-        .map(|parts| {
-            if parts.len() == 1 {
-                parts.into_iter().next().unwrap_or_default()
-            } else {
-                merge_parts(&parts, k)
-            }
-        })
-        .collect();
+    let ranked: Vec<Vec<Candidate>> = results.into_iter().map(|p| merged(p, k)).collect();
     let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
     for (i, (fields, ranked)) in fields.chunks(ROWS).zip(ranked.chunks(ROWS)).enumerate() {
         let batch = biolore_columnar::records_batch(in_schema, fields, (i * ROWS) as u64)
             .context("a mention record")?;
-        let cells: Vec<Option<Vec<CandidateCell>>> = ranked
-            .iter()
-            .map(|cands| {
-                Some(
-                    cands
-                        .iter()
-                        .map(|c| CandidateCell {
-                            id: &c.id,
-                            name: &c.name,
-                            matched: &c.matched,
-                            score: c.score,
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
+        let cells: Vec<Option<Vec<CandidateCell>>> =
+            ranked.iter().map(|cands| Some(cells_of(cands))).collect();
         sink.write(&biolore_columnar::with_candidates(
             &batch,
             CANDIDATES_COLUMN,
@@ -439,32 +438,10 @@ fn link_parquet(args: &LinkArgs, input: &Path) -> Result<()> {
         let mut results = ranker.rank_prepared(&prepared, k)?.into_iter();
         let ranked: Vec<Option<Vec<Candidate>>> = mentions
             .iter()
-            .map(|m| {
-                m.and_then(|_| results.next()).map(|parts| {
-                    if parts.len() == 1 {
-                        parts.into_iter().next().unwrap_or_default()
-                    } else {
-                        merge_parts(&parts, k)
-                    }
-                })
-            })
+            .map(|m| m.and_then(|_| results.next()).map(|parts| merged(parts, k)))
             .collect();
-        let cells: Vec<Option<Vec<CandidateCell>>> = ranked
-            .iter()
-            .map(|r| {
-                r.as_ref().map(|cands| {
-                    cands
-                        .iter()
-                        .map(|c| CandidateCell {
-                            id: &c.id,
-                            name: &c.name,
-                            matched: &c.matched,
-                            score: c.score,
-                        })
-                        .collect()
-                })
-            })
-            .collect();
+        let cells: Vec<Option<Vec<CandidateCell>>> =
+            ranked.iter().map(|r| r.as_deref().map(cells_of)).collect();
         nulls += cells.iter().filter(|c| c.is_none()).count() as u64;
         sink.write(&biolore_columnar::with_candidates(
             &batch,
