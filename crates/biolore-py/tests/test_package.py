@@ -225,7 +225,9 @@ def test_generator_matches_the_cli(smollm2) -> None:
                          "Name one symptom of influenza."))
     assert text == cli["text"] and text.strip()
     raw = generator.generate("The capital of France is", max_tokens=4, raw=True)
-    assert isinstance(raw, str)
+    cli_raw = json.loads(run("generate", "--model", str(smollm2), "--max-tokens", "4", "--raw",
+                             "--json", "The capital of France is"))
+    assert raw == cli_raw["text"] and raw != text, "raw skips the chat template"
     with pytest.raises(ValueError):
         generator.generate("x", max_tokens=0)
     with pytest.raises(biolore.BioloreError, match="no decoder"):

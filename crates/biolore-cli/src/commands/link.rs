@@ -288,8 +288,12 @@ pub fn run(args: LinkArgs) -> Result<()> {
         let in_schema = biolore_columnar::records_schema(&fields)
             .context("inferring the columns of the mention records")?;
         let schema = biolore_columnar::schema_with_candidates(&in_schema, CANDIDATES_COLUMN)?;
-        let results = ranker.rank_prepared(&prepared, k)?;
-        return write_records_parquet(&records, (&in_schema, schema), results, k, output);
+        let ranked: Vec<Vec<Candidate>> = ranker
+            .rank_prepared(&prepared, k)?
+            .into_iter()
+            .map(|p| merged(p, k))
+            .collect();
+        return write_records_parquet(&fields, &in_schema, schema, &ranked, output);
     }
     let results = ranker.rank_prepared(&prepared, k)?;
     let mut out = crate::output::TextOut::open(args.output.as_deref())?;
@@ -363,19 +367,17 @@ fn cells_of(cands: &[Candidate]) -> Vec<CandidateCell<'_>> {
         .collect()
 }
 
-/// `link` of text, JSONL, PubTator or BioC mentions into Parquet: each mention record's fields
-/// (`in_schema`: those its JSONL output has, types inferred over all records) and `candidates`
-/// (rank order) under `schema`, written to `OUTPUT.partial` and renamed when complete.
+/// `link` of text, JSONL, PubTator or BioC mentions into Parquet: each mention record's `fields`
+/// (under `in_schema`: those its JSONL output has, types inferred over all records) and its
+/// `ranked` candidates under `schema`, written to `OUTPUT.partial` and renamed when complete.
 fn write_records_parquet(
-    records: &[MentionRecord],
-    (in_schema, schema): (&biolore_columnar::SchemaRef, biolore_columnar::SchemaRef),
-    results: Vec<Vec<Vec<Candidate>>>,
-    k: usize,
+    fields: &[&Map<String, Value>],
+    in_schema: &biolore_columnar::SchemaRef,
+    schema: biolore_columnar::SchemaRef,
+    ranked: &[Vec<Candidate>],
     output: &Path,
 ) -> Result<()> {
     const ROWS: usize = 4096;
-    let fields: Vec<&Map<String, Value>> = records.iter().map(|r| &r.fields).collect();
-    let ranked: Vec<Vec<Candidate>> = results.into_iter().map(|p| merged(p, k)).collect();
     let mut sink = biolore_columnar::ParquetSink::create(output, schema)?;
     for (i, (fields, ranked)) in fields.chunks(ROWS).zip(ranked.chunks(ROWS)).enumerate() {
         let batch = biolore_columnar::records_batch(in_schema, fields, (i * ROWS) as u64)
