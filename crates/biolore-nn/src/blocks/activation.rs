@@ -36,7 +36,7 @@ impl Module for Activation {
                         return Ok(y);
                     }
                 }
-                x.gelu_erf()
+                crate::kernels::gelu::gelu_differentiable(x)
             }
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),

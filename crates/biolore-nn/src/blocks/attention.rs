@@ -1,6 +1,6 @@
 //! Multi-head self-attention as BERT and MPNet compute it.
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 use super::dropout::Dropout;
 use super::linear::Linear;
@@ -40,7 +40,7 @@ impl SelfAttention {
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let tracked = scores.track_op();
         let probs = if tracked {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            crate::kernels::softmax::softmax_last_dim_differentiable(&scores)?
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 use super::kv_cache::KvCache;
 use super::linear::Linear;
@@ -90,7 +90,7 @@ impl CausalSelfAttention {
             scores = scores.broadcast_add(p)?;
         }
         let probs = if scores.track_op() {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            crate::kernels::softmax::softmax_last_dim_differentiable(&scores)?
         } else {
             candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?
         };

@@ -3,6 +3,8 @@
 use candle_core::{DType, Tensor, D};
 use candle_nn::VarBuilder;
 
+use crate::kernels::layer_norm::layer_norm_differentiable;
+
 /// Layer normalisation over the last dimension, with weight and bias.
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
@@ -27,6 +29,9 @@ impl LayerNorm {
         let tracked = x.track_op() || self.weight.track_op() || self.bias.track_op();
         if !tracked && x.is_contiguous() {
             return candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
+        }
+        if let Some(y) = layer_norm_differentiable(x, &self.weight, &self.bias, self.eps)? {
+            return Ok(y);
         }
         let hidden = x.dim(D::Minus1)? as f64;
         let mean = (x.sum_keepdim(D::Minus1)? / hidden)?;

@@ -1,5 +1,30 @@
-//! CPU kernels behind the blocks: the BLAS-backed GEMM, the int8 GEMM and the vectorised GELU.
+//! CPU kernels behind the blocks: the BLAS-backed GEMM, the int8 GEMM, the vectorised GELU, and
+//! the fused layer norm and softmax whose backward passes training uses.
 
 pub mod gelu;
 pub mod gemm;
 pub mod int8_gemm;
+pub mod layer_norm;
+pub mod softmax;
+
+use candle_core::{CpuStorage, Layout};
+
+/// The contiguous f32 data a CPU custom op receives, or an error naming the op.
+pub(crate) fn f32_data<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op} needs f32 tensors")
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{op} needs contiguous tensors")
+    };
+    Ok(&data[start..end])
+}
+
+/// Whether a fused CPU op can take `t`: an f32 tensor on the CPU.
+pub(crate) fn cpu_f32(t: &candle_core::Tensor) -> bool {
+    matches!(t.device(), candle_core::Device::Cpu) && t.dtype() == candle_core::DType::F32
+}
