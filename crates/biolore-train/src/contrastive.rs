@@ -4,22 +4,23 @@
 //! masks), the loss and its gradient with respect to those embeddings are computed on the full
 //! batch, and each micro-batch is then re-run with gradients and given its slice of that gradient
 //! (the "gradient cache" method). The result equals one large-batch step — every pair sees every
-//! other pair of the batch as a negative — while memory holds one micro-batch at a time.
+//! other pair of the batch as a negative — while memory holds one micro-batch at a time. The
+//! micro-batches mix the sides and hold texts of similar length, about the same padded tokens
+//! each ([`crate::balance`]), so that the worker threads share a step evenly.
 //!
 //! Pairs may carry a hard negative (a wrong concept's name, see [`crate::link_pairs`]): the
 //! negatives are embedded as a third side and join every text's choice of names.
 
-use std::ops::Range;
-
 use candle_core::{Tensor, Var};
 
+use crate::balance::balanced_jobs;
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::loss::{mnrl_with_negatives, surrogate};
 use crate::model::TrainableModel;
 use crate::pairs::{Negative, Pair};
 use crate::sampler::EpochBatches;
-use crate::step::{chunks, embed, gradients, job_seed, parallel_map, tokenize, Gradients, Job};
+use crate::step::{embed, gradients, job_seed, parallel_map, tokenize, Gradients, Job};
 use crate::trainer::Objective;
 
 /// The phase-1 objective over a fixed list of pairs.
@@ -99,49 +100,40 @@ impl Objective for Contrastive<'_> {
             let names: Vec<&str> = negatives.iter().map(|n| n.name.as_str()).collect();
             sides.push(tokenize(fast, &names, c.max_length)?);
         }
-        // Micro-batches side by side, each side sorted by length so that texts of similar
-        // length share a micro-batch (less padding).
-        let orders: Vec<Vec<usize>> = sides.iter().map(|s| by_length(s)).collect();
-        let parts: Vec<(usize, Range<usize>)> = sides
+        // Every side's texts in one list, cut into jobs of about equal padded cost.
+        let offsets: Vec<usize> = sides
             .iter()
-            .enumerate()
-            .flat_map(|(k, s)| {
-                chunks(s.len(), c.micro_batch)
-                    .into_iter()
-                    .map(move |r| (k, r))
+            .scan(0, |at, s| {
+                let first = *at;
+                *at += s.len();
+                Some(first)
             })
             .collect();
+        let all: Vec<&Vec<u32>> = sides.iter().flatten().collect();
+        let lengths: Vec<usize> = all.iter().map(|t| t.len()).collect();
+        let parts = balanced_jobs(&lengths, c.micro_batch, c.max_length);
         let tokens: Vec<Vec<Vec<u32>>> = parts
             .iter()
-            .map(|(k, r)| {
-                orders[*k][r.clone()]
-                    .iter()
-                    .map(|&i| sides[*k][i].clone())
-                    .collect()
-            })
+            .map(|job| job.iter().map(|&i| all[i].clone()).collect())
             .collect();
         let t0 = std::time::Instant::now();
         let cached = parallel_map(parts.len(), |j| {
             embed(fast, &tokens[j], c.dropout, job_seed(c.seed, step, j))
         })?;
-        // Back to pair order for the loss.
+        // Back to the sides' order for the loss.
         let device = fast.device();
-        let unsort = |order: &[usize], parts: &[Tensor]| -> Result<Tensor> {
-            let mut inverse = vec![0u32; order.len()];
-            for (pos, &i) in order.iter().enumerate() {
-                inverse[i] = pos as u32;
-            }
-            let inverse = Tensor::from_vec(inverse, order.len(), device)?;
-            Ok(Tensor::cat(parts, 0)?.index_select(&inverse, 0)?)
-        };
-        let mut vars = Vec::with_capacity(sides.len());
-        let mut first_part = 0;
-        for (k, order) in orders.iter().enumerate() {
-            let n_parts = parts.iter().filter(|(side, _)| *side == k).count();
-            let side = unsort(order, &cached[first_part..first_part + n_parts])?;
-            vars.push(Var::from_tensor(&side)?);
-            first_part += n_parts;
+        let order: Vec<usize> = parts.concat();
+        let mut inverse = vec![0u32; order.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i] = pos as u32;
         }
+        let inverse = Tensor::from_vec(inverse, order.len(), device)?;
+        let embedded = Tensor::cat(&cached, 0)?.index_select(&inverse, 0)?;
+        let vars = sides
+            .iter()
+            .zip(&offsets)
+            .map(|(s, &first)| Ok(Var::from_tensor(&embedded.narrow(0, first, s.len())?)?))
+            .collect::<Result<Vec<_>>>()?;
         // A negative that is another pair's concept is a right answer for that pair.
         let excluded: Vec<f32> = pairs
             .iter()
@@ -161,21 +153,17 @@ impl Objective for Contrastive<'_> {
         let value = f64::from(loss.to_scalar::<f32>()?);
         let store = loss.backward()?;
         let missing = || TrainError::Mismatch("the loss has no gradient".into());
-        // Gradients in the sorted order of the micro-batches.
-        let sorted = |g: &Tensor, order: &[usize]| -> Result<Tensor> {
-            let idx: Vec<u32> = order.iter().map(|&i| i as u32).collect();
-            Ok(g.index_select(&Tensor::from_vec(idx, order.len(), device)?, 0)?)
-        };
         let side_grads: Vec<Tensor> = vars
             .iter()
-            .zip(&orders)
-            .map(|(v, order)| sorted(store.get(v.as_tensor()).ok_or_else(missing)?, order))
+            .map(|v| store.get(v.as_tensor()).cloned().ok_or_else(missing))
             .collect::<Result<_>>()?;
+        let grad = Tensor::cat(&side_grads, 0)?;
         let jobs: Vec<Job> = parts
             .iter()
             .zip(tokens)
-            .map(|((k, r), tokens)| -> Result<Job> {
-                let g = side_grads[*k].narrow(0, r.start, r.len())?;
+            .map(|(job, tokens)| -> Result<Job> {
+                let idx: Vec<u32> = job.iter().map(|&i| i as u32).collect();
+                let g = grad.index_select(&Tensor::from_vec(idx, job.len(), device)?, 0)?;
                 Ok(Job {
                     tokens,
                     loss: Box::new(move |emb: &Tensor| surrogate(emb, &g)),
@@ -192,11 +180,4 @@ impl Objective for Contrastive<'_> {
         );
         Ok((grads, batch.len()))
     }
-}
-
-/// Indices of `seqs` from shortest to longest (stable).
-fn by_length(seqs: &[Vec<u32>]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..seqs.len()).collect();
-    order.sort_by_key(|&i| seqs[i].len());
-    order
 }

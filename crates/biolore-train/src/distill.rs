@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::balance::balanced_jobs;
 use crate::config::{DistillLoss, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{cosine_distance, mse};
@@ -137,11 +138,15 @@ impl Objective for Distill<'_> {
         let mut jobs: Vec<Job> = Vec::new();
         let mut add = |tokens: &[Vec<u32>], target: &Tensor, weight: f64| -> Result<()> {
             let total = tokens.len() as f64;
-            for r in chunks(tokens.len(), c.micro_batch) {
-                let t = target.narrow(0, r.start, r.len())?;
-                let share = weight * r.len() as f64 / total;
+            // Texts of similar length together, jobs of about equal cost (see crate::balance).
+            let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
+            for job in balanced_jobs(&lengths, c.micro_batch, c.max_length) {
+                let idx: Vec<u32> = job.iter().map(|&i| i as u32).collect();
+                let idx = Tensor::from_vec(idx, job.len(), target.device())?;
+                let t = target.index_select(&idx, 0)?;
+                let share = weight * job.len() as f64 / total;
                 jobs.push(Job {
-                    tokens: tokens[r].to_vec(),
+                    tokens: job.iter().map(|&i| tokens[i].clone()).collect(),
                     loss: Box::new(move |emb: &Tensor| {
                         let d = match distance {
                             DistillLoss::Cosine => cosine_distance(emb, &t)?,

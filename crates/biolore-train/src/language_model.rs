@@ -5,11 +5,12 @@ use candle_core::{DType, Tensor, D};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::balance::balanced_jobs;
 use crate::config::TrainConfig;
 use crate::decoder::TrainableDecoder;
 use crate::error::{Result, TrainError};
 use crate::sampler::mix_seed;
-use crate::step::{backward_jobs, chunks, Gradients};
+use crate::step::{backward_jobs, Gradients};
 use crate::trainer::Objective;
 
 /// One training sequence: token ids, of which the first `prompt_len` are context only.
@@ -205,7 +206,9 @@ pub fn completion_loss(
 
 /// Each example's completion log-probability (the sum over its target tokens), `[examples]`.
 ///
-/// Sequences are padded on the right, which a causal decoder never looks at.
+/// Sequences are padded on the right, which a causal decoder never looks at. Only the positions
+/// that predict a target token go through the output layer (the vocabulary-wide product and
+/// softmax would otherwise be paid for every prompt token too).
 pub fn sequence_log_probs(
     decoder: &biolore_nn::models::Decoder,
     examples: &[&LmExample],
@@ -220,28 +223,40 @@ pub fn sequence_log_probs(
         - 1;
     let b = examples.len();
     let mut inputs = vec![0u32; b * width];
-    let mut targets = vec![0u32; b * width];
-    let mut weights = vec![0f32; b * width];
+    // Flat position, next token and example of every target.
+    let (mut positions, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
     for (row, e) in examples.iter().enumerate() {
         for p in 0..e.ids.len().saturating_sub(1) {
             inputs[row * width + p] = e.ids[p];
-            targets[row * width + p] = e.ids[p + 1];
             if p + 1 >= e.prompt_len.max(1) {
-                weights[row * width + p] = 1.0;
+                positions.push((row * width + p) as u32);
+                targets.push(e.ids[p + 1]);
+                owners.push(row);
             }
         }
     }
+    let n = positions.len();
+    if n == 0 {
+        return Tensor::zeros(b, DType::F32, device);
+    }
+    // owner[i, k] = 1 when target k belongs to example i: sums each example's log-probabilities.
+    let mut owner = vec![0f32; b * n];
+    for (k, &row) in owners.iter().enumerate() {
+        owner[row * n + k] = 1.0;
+    }
     let inputs = Tensor::from_vec(inputs, (b, width), device)?;
-    let targets = Tensor::from_vec(targets, (b * width, 1), device)?;
-    let weights = Tensor::from_vec(weights, (b, width), device)?;
+    let positions = Tensor::from_vec(positions, n, device)?;
+    let targets = Tensor::from_vec(targets, (n, 1), device)?;
+    let owner = Tensor::from_vec(owner, (b, n), device)?;
     let hidden = decoder.forward(&inputs, 0, None)?;
-    let logits = decoder
-        .logits(&hidden)?
-        .reshape((b * width, decoder.config().vocab_size))?
-        .to_dtype(DType::F32)?;
+    let hidden_size = hidden.dim(D::Minus1)?;
+    let at_targets = hidden
+        .reshape((b * width, hidden_size))?
+        .index_select(&positions, 0)?;
+    let logits = decoder.logits(&at_targets)?.to_dtype(DType::F32)?;
     let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let picked = log_probs.gather(&targets, 1)?.reshape((b, width))?;
-    (picked * weights)?.sum(1)
+    let picked = log_probs.gather(&targets, 1)?;
+    owner.matmul(&picked)?.squeeze(1)
 }
 
 impl Objective<TrainableDecoder> for LanguageModeling<'_> {
@@ -273,16 +288,16 @@ impl Objective<TrainableDecoder> for LanguageModeling<'_> {
                 batch.len(),
             ));
         }
-        let parts = chunks(batch.len(), self.config.micro_batch);
+        // Examples of similar length together, jobs of about equal cost (see crate::balance).
+        let lengths: Vec<usize> = batch.iter().map(|&i| self.examples[i].ids.len()).collect();
+        let parts = balanced_jobs(&lengths, self.config.micro_batch, self.config.max_length);
         let device = crate::parameters::Trainable::device(model);
         let grads = backward_jobs(
             crate::parameters::Trainable::parameters(model).vars(),
             parts.len(),
             |j| {
-                let examples: Vec<&LmExample> = batch[parts[j].clone()]
-                    .iter()
-                    .map(|&i| &self.examples[i])
-                    .collect();
+                let examples: Vec<&LmExample> =
+                    parts[j].iter().map(|&p| &self.examples[batch[p]]).collect();
                 Ok(completion_loss(
                     model.tracked(),
                     &examples,

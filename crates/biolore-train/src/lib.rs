@@ -15,6 +15,7 @@
 //! [`language_model`] objective) share the loop, the optimizer and the checkpoints.
 
 pub mod average;
+pub mod balance;
 pub mod checkpoint;
 pub mod config;
 pub mod contrastive;

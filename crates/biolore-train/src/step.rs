@@ -98,7 +98,12 @@ pub fn backward_jobs(
             let loss = loss_of(j)?;
             let value = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
             let store = loss.backward()?;
-            tracing::debug!(job = j, backward_s = t0.elapsed().as_secs_f64(), "backward");
+            tracing::debug!(
+                job = j,
+                loss = value,
+                backward_s = t0.elapsed().as_secs_f64(),
+                "backward"
+            );
             let grads = vars
                 .iter()
                 .map(|v| {
