@@ -25,7 +25,9 @@ pub struct TrainConfig {
     pub steps: usize,
     /// Pairs (phase 1) or concept names (phase 2) per step.
     pub batch_size: usize,
-    /// Texts per forward pass; a step's batch is split into micro-batches run on the worker threads.
+    /// Texts per forward pass, as a memory budget: a step's batch is cut into micro-batches of
+    /// similar length whose padded tokens stay within `micro_batch × max_length` (DPO and the
+    /// extractor cut this many texts), run on the worker threads.
     pub micro_batch: usize,
     /// Peak learning rate.
     pub lr: f64,

@@ -312,7 +312,8 @@ pub struct TrainArgs {
     /// Pairs (phase 1) or concept names (phase 2) per step.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Texts per forward pass (micro-batches run on the worker threads).
+    /// Texts per forward pass; encoders and decoders cut micro-batches of similar length
+    /// whose padded tokens stay within micro-batch × max-length (they run on the worker threads).
     #[arg(long)]
     pub micro_batch: Option<usize>,
     /// Peak learning rate.
