@@ -312,8 +312,8 @@ pub struct TrainArgs {
     /// Pairs (phase 1) or concept names (phase 2) per step.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Texts per forward pass; encoders and decoders cut micro-batches of similar length
-    /// whose padded tokens stay within micro-batch × max-length (they run on the worker threads).
+    /// Texts per forward pass, as a memory budget: micro-batches hold texts of similar length
+    /// within micro-batch × max-length padded tokens (DPO and the extractor: this many texts).
     #[arg(long)]
     pub micro_batch: Option<usize>,
     /// Peak learning rate.
