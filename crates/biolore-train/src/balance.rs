@@ -26,7 +26,9 @@ pub fn balanced_jobs(lengths: &[usize], micro_batch: usize, max_length: usize) -
     let total: usize = sorted.iter().sum();
     // Fewest jobs the budget allows, at least two when there are two texts, and an even number.
     let mut jobs = total.div_ceil(budget).max(n.min(2));
-    jobs += jobs % 2 * usize::from(jobs < n);
+    if jobs % 2 == 1 && jobs < n {
+        jobs += 1;
+    }
     loop {
         let cost = smallest_cost(&sorted, jobs);
         if cost <= budget || jobs >= n {
