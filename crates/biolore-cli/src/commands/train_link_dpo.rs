@@ -332,14 +332,25 @@ fn dev_score(
     Ok(score)
 }
 
-/// Copies the model files of `from` (not the run's records or checkpoints) into `to`.
+/// Copies the model files of `from` (not the run's records or checkpoints) into `to`. A chunk
+/// folder of this run (`from` inside `to`) is hard-linked where the file system allows it: its
+/// weights are replaced by rename, never written in place, so the two cannot change each other.
+/// The user's reference generator is always copied.
 fn copy_model(from: &Path, to: &Path) -> Result<()> {
+    let link = from.starts_with(to);
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;
         let name = entry.file_name();
         let is_record = name.to_str().is_some_and(|n| NOT_MODEL.contains(&n));
         if entry.file_type()?.is_file() && !is_record {
             let target = to.join(&name);
+            if target.exists() {
+                std::fs::remove_file(&target)
+                    .with_context(|| format!("cannot replace {}", target.display()))?;
+            }
+            if link && std::fs::hard_link(entry.path(), &target).is_ok() {
+                continue;
+            }
             std::fs::copy(entry.path(), &target).with_context(|| {
                 format!(
                     "cannot copy {} to {}",
