@@ -27,6 +27,28 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// The activation as an in-place function over values, where a fused kernel has one (exact
+    /// GELU), to run as the epilogue of the product before it.
+    pub fn in_place(self) -> Option<fn(&mut [f32])> {
+        match self {
+            Activation::Gelu => Some(crate::kernels::gelu::gelu_in_place),
+            _ => None,
+        }
+    }
+
+    /// `layer(x)` followed by the activation: fused into the product where the layer and the
+    /// activation allow it (inference on the CPU), one after the other otherwise.
+    pub fn after(self, layer: &super::Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(f) = self.in_place() {
+            if let Some(y) = layer.forward_then(x, &f)? {
+                return Ok(y);
+            }
+        }
+        self.forward(&layer.forward(x)?)
+    }
+}
+
 impl Module for Activation {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {

@@ -33,9 +33,19 @@ impl SelfAttention {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
+        let (q, k, v) = (
+            self.query.forward(x)?,
+            self.key.forward(x)?,
+            self.value.forward(x)?,
+        );
+        let tracked = [&q, &k, &v, bias].iter().any(|t| t.track_op());
+        if !train && !tracked {
+            if let Some(context) = crate::kernels::attention::attend(&q, &k, &v, bias, self.heads)?
+            {
+                return self.output.forward(&context);
+            }
+        }
+        let (q, k, v) = (split(q)?, split(k)?, split(v)?);
         let scale = 1.0 / (head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let tracked = scores.track_op();

@@ -222,6 +222,38 @@ impl Linear {
         self.out_dim
     }
 
+    /// Applies the layer to `[..., in]` and then `epilogue` to every output value in place, for
+    /// inference on the CPU (float weights on the BLAS, or int8 weights); `None` for tracked
+    /// inputs and other weights (the caller then runs [`Linear::forward`] and the activation).
+    pub fn forward_then(
+        &self,
+        x: &Tensor,
+        epilogue: gemm::Epilogue<'_>,
+    ) -> candle_core::Result<Option<Tensor>> {
+        if x.track_op() || self.recorder.is_some() || !x.device().is_cpu() {
+            return Ok(None);
+        }
+        let dims = x.dims().to_vec();
+        let in_dim = *dims.last().unwrap_or(&0);
+        let rows = x.elem_count() / in_dim.max(1);
+        let x2 = x.reshape((rows, in_dim))?;
+        let y = match &self.weight {
+            LinearWeight::Dense(weight) if !weight.track_op() => {
+                match gemm::linear_then(&x2, weight, self.bias.as_ref(), Some(epilogue))? {
+                    Some(y) => y,
+                    None => return Ok(None),
+                }
+            }
+            LinearWeight::Int8(w) => Self::int8_forward_then(w, &x2, rows, in_dim, Some(epilogue))?,
+            _ => return Ok(None),
+        };
+        let mut out_dims = dims;
+        if let Some(last) = out_dims.last_mut() {
+            *last = self.out_dim;
+        }
+        y.reshape(out_dims).map(Some)
+    }
+
     /// Applies the layer to `[..., in]`, giving `[..., out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let dims = x.dims().to_vec();
@@ -294,6 +326,17 @@ impl Linear {
         rows: usize,
         in_dim: usize,
     ) -> candle_core::Result<Tensor> {
+        Self::int8_forward_then(w, x2, rows, in_dim, None)
+    }
+
+    /// [`Linear::int8_forward`], then `epilogue` over the output.
+    fn int8_forward_then(
+        w: &Int8Weight,
+        x2: &Tensor,
+        rows: usize,
+        in_dim: usize,
+        epilogue: Option<gemm::Epilogue<'_>>,
+    ) -> candle_core::Result<Tensor> {
         if !x2.device().is_cpu() {
             candle_core::bail!("int8 layers run on the CPU only")
         }
@@ -318,6 +361,9 @@ impl Linear {
             quantized.fill(&data[start..end], rows, in_dim, multipliers);
             int8_gemm::gemm(&quantized, &w.packed, &mut out);
             ROWS.set(quantized);
+        }
+        if let Some(f) = epilogue {
+            f(&mut out);
         }
         Tensor::from_vec(out, (rows, n), &Device::Cpu)
     }

@@ -3,7 +3,7 @@
 use candle_core::{DType, Tensor, D};
 use candle_nn::VarBuilder;
 
-use crate::kernels::layer_norm::layer_norm_differentiable;
+use crate::kernels::layer_norm::{add_layer_norm, layer_norm_differentiable};
 
 /// Layer normalisation over the last dimension, with weight and bias.
 #[derive(Debug, Clone)]
@@ -24,10 +24,30 @@ impl LayerNorm {
         Ok(Self { weight, bias, eps })
     }
 
+    /// Normalises `x + residual` over the last dimension: in one pass for inference on the
+    /// CPU, through [`LayerNorm::forward`] of the sum otherwise.
+    pub fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        if !self.tracked(x) && !residual.track_op() && x.is_contiguous() && residual.is_contiguous()
+        {
+            if let Some(y) = add_layer_norm(x, Some(residual), &self.weight, &self.bias, self.eps)?
+            {
+                return Ok(y);
+            }
+        }
+        self.forward(&(x + residual)?)
+    }
+
+    fn tracked(&self, x: &Tensor) -> bool {
+        x.track_op() || self.weight.track_op() || self.bias.track_op()
+    }
+
     /// Normalises `x` over its last dimension.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let tracked = x.track_op() || self.weight.track_op() || self.bias.track_op();
+        let tracked = self.tracked(x);
         if !tracked && x.is_contiguous() {
+            if let Some(y) = add_layer_norm(x, None, &self.weight, &self.bias, self.eps)? {
+                return Ok(y);
+            }
             return candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
         }
         if let Some(y) = layer_norm_differentiable(x, &self.weight, &self.bias, self.eps)? {

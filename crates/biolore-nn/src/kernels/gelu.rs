@@ -7,11 +7,12 @@
 
 use candle_core::{CpuStorage, Device, Layout, Shape, Storage, Tensor};
 
+use super::simd::multiversion;
 use super::{cpu_f32, f32_data};
 
 /// `e^x` for `x ≤ 0` by range reduction `x = n·ln2 + r` and a degree-6 polynomial.
 #[inline(always)]
-fn exp_neg(x: f32) -> f32 {
+pub(crate) fn exp_neg(x: f32) -> f32 {
     let x = x.max(-87.0);
     // Round to nearest by adding and removing 1.5·2^23 (no libm call, so the loop vectorises).
     const SHIFT: f32 = 12_582_912.0;
@@ -44,6 +45,43 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+#[inline(always)]
+fn gelu_into_body(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = gelu(v);
+    }
+}
+
+multiversion!(
+    /// Exact GELU of each value of `x` into `out` (the shorter length of the two), at the
+    /// widest vector width the CPU has.
+    pub fn gelu_into / gelu_into_at (x: &[f32], out: &mut [f32]) => gelu_into_body
+);
+
+#[inline(always)]
+fn gelu_in_place_body(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = gelu(*v);
+    }
+}
+
+multiversion!(
+    /// Exact GELU of each value of `x`, in place, at the widest vector width the CPU has.
+    pub fn gelu_in_place / gelu_in_place_at (x: &mut [f32]) => gelu_in_place_body
+);
+
+#[inline(always)]
+fn gelu_grad_into_body(x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
+        *o = g * gelu_derivative(v);
+    }
+}
+
+multiversion!(
+    /// `g · GELU'(x)` element by element into `out`, at the widest vector width the CPU has.
+    pub fn gelu_grad_into / gelu_grad_into_at (x: &[f32], g: &[f32], out: &mut [f32]) => gelu_grad_into_body
+);
+
 /// GELU of a contiguous f32 CPU tensor; `None` when the tensor doesn't qualify.
 pub fn gelu_tensor(x: &Tensor) -> candle_core::Result<Option<Tensor>> {
     if !matches!(x.device(), Device::Cpu) || !x.is_contiguous() {
@@ -57,10 +95,10 @@ pub fn gelu_tensor(x: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let Some((start, end)) = layout.contiguous_offsets() else {
             return Ok(None);
         };
-        data[start..end]
-            .iter()
-            .map(|&v| gelu(v))
-            .collect::<Vec<f32>>()
+        let x = &data[start..end];
+        let mut out = vec![0f32; x.len()];
+        gelu_into(x, &mut out);
+        out
     };
     Tensor::from_vec(out, x.shape(), x.device()).map(Some)
 }
@@ -86,7 +124,8 @@ impl candle_core::CustomOp1 for GeluOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = f32_data(s, l, self.name())?;
-        let y = x.iter().map(|&v| gelu(v)).collect();
+        let mut y = vec![0f32; x.len()];
+        gelu_into(x, &mut y);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -119,11 +158,8 @@ impl candle_core::CustomOp2 for GeluGrad {
                 g.len()
             )
         }
-        let dx = x
-            .iter()
-            .zip(g)
-            .map(|(&v, &g)| g * gelu_derivative(v))
-            .collect();
+        let mut dx = vec![0f32; x.len()];
+        gelu_grad_into(x, g, &mut dx);
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -169,6 +205,35 @@ mod tests {
         let fast = gelu_tensor(&t).unwrap().unwrap().to_vec1::<f32>().unwrap();
         for ((x, a), b) in xs.iter().zip(&reference).zip(&fast) {
             assert!((a - b).abs() < 1e-6, "gelu({x}): {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        let xs: Vec<f32> = (-3000..3000).map(|i| i as f32 / 311.0).collect();
+        let gs: Vec<f32> = xs.iter().map(|v| (v * 1.7).sin()).collect();
+        let run = |level| {
+            let mut y = vec![0f32; xs.len()];
+            let mut d = vec![0f32; xs.len()];
+            gelu_into_at(level, &xs, &mut y);
+            gelu_grad_into_at(level, &xs, &gs, &mut d);
+            (y, d)
+        };
+        let base = run(super::super::simd::Level::Base);
+        for level in super::super::simd::Level::supported() {
+            let (y, d) = run(level);
+            assert!(
+                y.iter()
+                    .zip(&base.0)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{level:?}"
+            );
+            assert!(
+                d.iter()
+                    .zip(&base.1)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{level:?}"
+            );
         }
     }
 

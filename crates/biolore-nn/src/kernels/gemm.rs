@@ -161,7 +161,12 @@ impl OutPtr {
     }
 }
 
-/// `C = A Bᵀ + beta·C` for row-major `a` `[m, k]`, `b` `[n, k]` and `out` `[m, n]`.
+/// An element-wise function run on finished pieces of a product's output (an activation), by
+/// the thread that computed them, while they are still in cache.
+pub type Epilogue<'a> = &'a (dyn Fn(&mut [f32]) + Sync);
+
+/// `C = A Bᵀ + beta·C` for row-major `a` `[m, k]`, `b` `[n, k]` and `out` `[m, n]`, then
+/// `epilogue` over every output value.
 ///
 /// The caller has checked that the sizes match and fit in `i32`. When the calling thread may
 /// split its kernels ([`crate::runtime::kernel_split`]) and the product is large enough, the
@@ -173,6 +178,7 @@ fn sgemm_nt(
     (m, n, k): (usize, usize, usize),
     beta: f32,
     out: &mut [f32],
+    epilogue: Option<Epilogue<'_>>,
 ) {
     debug_assert!(a.len() == m * k && b.len() == n * k && out.len() == m * n);
     let parts = crate::runtime::kernel_split().min(n / SPLIT_COLUMNS).max(1);
@@ -181,6 +187,9 @@ fn sgemm_nt(
         // SAFETY: A [m,k], B [n,k] and C [m,n] have exactly those sizes (checked by the
         // callers) and `out` is exclusively borrowed.
         unsafe { sgemm_nt_raw(blas, a, b.as_ptr(), (m, n, k), beta, c.0, n) };
+        if let Some(f) = epilogue {
+            f(out);
+        }
         return;
     }
     let width = n.div_ceil(parts).div_ceil(SPLIT_COLUMNS) * SPLIT_COLUMNS;
@@ -202,6 +211,13 @@ fn sgemm_nt(
                 n,
             )
         };
+        if let Some(f) = epilogue {
+            for r in 0..m {
+                // SAFETY: columns `first..first + cols` of row `r` lie inside `out` and belong
+                // to this part alone (as above).
+                f(unsafe { std::slice::from_raw_parts_mut(c.at(r * n + first), cols) });
+            }
+        }
     });
 }
 
@@ -237,6 +253,43 @@ unsafe fn sgemm_nt_raw(
     );
 }
 
+/// `C = alpha · A · op(B)` through the BLAS on row-major blocks inside wider rows (`op`
+/// transposes when `trans_b`), for kernels that address one attention head's columns. Returns
+/// false, touching nothing, when no BLAS is loaded.
+///
+/// # Safety
+/// `a` must point to `m` rows of `k` readable floats with row stride `lda`; `b` to `n` rows of
+/// `k` (`trans_b`) or `k` rows of `n` with row stride `ldb`; `c` to `m` rows of `n` writable
+/// floats with row stride `ldc` that nothing else reads or writes during the call. Every size
+/// and stride must fit in `i32`.
+pub(crate) unsafe fn sgemm_strided(
+    trans_b: bool,
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
+    (a, lda): (*const f32, usize),
+    (b, ldb): (*const f32, usize),
+    (c, ldc): (*mut f32, usize),
+) -> bool {
+    let Some(blas) = blas() else { return false };
+    (blas.sgemm)(
+        ROW_MAJOR,
+        NO_TRANS,
+        if trans_b { TRANS } else { NO_TRANS },
+        m as i32,
+        n as i32,
+        k as i32,
+        alpha,
+        a,
+        lda as i32,
+        b,
+        ldb as i32,
+        0.0,
+        c,
+        ldc as i32,
+    );
+    true
+}
+
 /// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.
 ///
 /// Returns false (and leaves `out` alone) when no BLAS is loaded or the sizes don't match.
@@ -248,7 +301,7 @@ pub fn sgemm_nt_into(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &m
     if i32::try_from(m.max(n).max(k)).is_err() {
         return false;
     }
-    sgemm_nt(blas, a, b, (m, n, k), 0.0, out);
+    sgemm_nt(blas, a, b, (m, n, k), 0.0, out, None);
     true
 }
 
@@ -259,6 +312,16 @@ pub fn linear(
     x: &Tensor,
     weight: &Tensor,
     bias: Option<&Tensor>,
+) -> candle_core::Result<Option<Tensor>> {
+    linear_then(x, weight, bias, None)
+}
+
+/// [`linear`], then `epilogue` over the output (an activation fused into the product).
+pub fn linear_then(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    epilogue: Option<Epilogue<'_>>,
 ) -> candle_core::Result<Option<Tensor>> {
     if !matches!(x.device(), Device::Cpu) {
         return Ok(None);
@@ -300,7 +363,7 @@ pub fn linear(
             return Ok(None);
         }
         let beta = if bias.is_some() { 1.0 } else { 0.0 };
-        sgemm_nt(blas, xd, wd, (m, n, k), beta, &mut out);
+        sgemm_nt(blas, xd, wd, (m, n, k), beta, &mut out, epilogue);
     }
     Tensor::from_vec(std::mem::take(&mut out), (m, n), x.device()).map(Some)
 }

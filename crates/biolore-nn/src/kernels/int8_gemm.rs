@@ -207,6 +207,35 @@ fn quantize_group(values: &[f32], codes: &mut [i8]) -> f32 {
     max / 127.0
 }
 
+/// [`quantize_group`] of one whole group into offset codes (`code + 128` as `u8`, the form
+/// `vpdpbusd` multiplies), written so that it vectorises: the same codes and scale.
+#[inline(always)]
+fn quantize_full_group(values: &[f32; GROUP], codes: &mut [u8; GROUP]) -> f32 {
+    const HALF: usize = GROUP / 2;
+    let mut lanes = [0f32; HALF];
+    for (i, l) in lanes.iter_mut().enumerate() {
+        *l = values[i].abs().max(values[i + HALF].abs());
+    }
+    let mut width = HALF;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            lanes[i] = lanes[i].max(lanes[i + width]);
+        }
+    }
+    let max = lanes[0];
+    let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
+    // Clamped first, then rounded by the float adder: the code is then the low bits of the
+    // sum, read with integer instructions (a float-to-int conversion would not vectorise).
+    const MAGIC: f32 = 12_582_912.0;
+    let magic_bits = MAGIC.to_bits() as i32;
+    for (c, &v) in codes.iter_mut().zip(values) {
+        let rounded = (v * inverse).max(-127.0).min(127.0) + MAGIC;
+        *c = ((rounded.to_bits() as i32).wrapping_sub(magic_bits) as i8 as u8) ^ 0x80;
+    }
+    max / 127.0
+}
+
 /// `v` (within ±127.5) rounded to the nearest integer, ties to even, by the float adder's own
 /// rounding (adding and removing 1.5·2²³), which vectorises on every x86-64 CPU where
 /// `round_ties_even` calls the C library.
@@ -243,11 +272,33 @@ fn quantize_rows_body(job: RowsJob<'_>) {
     } = job;
     let groups = kp / GROUP;
     let mut group_codes = [0i8; GROUP];
+    let full = k / GROUP;
+    let multipliers = multipliers.filter(|m| m.len() == k);
     for ((row, codes), row_scales) in x
         .chunks_exact(k)
         .zip(data.chunks_exact_mut(kp))
         .zip(scales.chunks_exact_mut(groups))
     {
+        // Whole groups: fixed-size arrays, so each step is a few vector instructions.
+        for g in 0..full {
+            let at = g * GROUP;
+            let mut values = [0f32; GROUP];
+            values.copy_from_slice(&row[at..at + GROUP]);
+            if let Some(mult) = multipliers {
+                for (v, &f) in values.iter_mut().zip(&mult[at..at + GROUP]) {
+                    *v *= f;
+                }
+            }
+            let dst: &mut [u8; GROUP] = match (&mut codes[at..at + GROUP]).try_into() {
+                Ok(d) => d,
+                Err(_) => continue,
+            };
+            row_scales[g] = quantize_full_group(&values, dst);
+        }
+        if full * GROUP == k {
+            continue;
+        }
+        // The last, partial group.
         let row: &[f32] = match multipliers {
             Some(mult) if mult.len() == k => {
                 for ((s, &v), &f) in scaled.iter_mut().zip(row).zip(mult) {
@@ -261,6 +312,7 @@ fn quantize_rows_body(job: RowsJob<'_>) {
             .chunks(GROUP)
             .zip(codes.chunks_exact_mut(GROUP))
             .zip(row_scales.iter_mut())
+            .skip(full)
         {
             *scale = quantize_group(chunk, &mut group_codes);
             for (d, &q) in dst.iter_mut().zip(&group_codes).take(chunk.len()) {
@@ -336,11 +388,12 @@ impl QuantizedRows {
         };
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512bw") {
+            use super::simd::{level, Level};
+            if level() == Level::Avx512 && std::arch::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the CPU has AVX-512F/BW (checked just above).
                 return unsafe { quantize_rows_avx512(job) };
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if level() >= Level::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (checked just above).
                 return unsafe { quantize_rows_avx2(job) };
             }
@@ -777,6 +830,24 @@ mod tests {
             }
         }
         assert_eq!(packed.bias(), vec![0.0; n].as_slice());
+    }
+
+    #[test]
+    fn whole_groups_quantize_as_single_groups_do() {
+        let x = matrix(7, GROUP, 11, 30.0);
+        for row in x.chunks_exact(GROUP) {
+            let mut codes = [0i8; GROUP];
+            let scale = quantize_group(row, &mut codes);
+            let mut offset = [0u8; GROUP];
+            let values: [f32; GROUP] = row.try_into().unwrap();
+            assert_eq!(quantize_full_group(&values, &mut offset), scale);
+            for (c, o) in codes.iter().zip(offset) {
+                assert_eq!((*c as u8) ^ 0x80, o);
+            }
+        }
+        let mut zeros = [0u8; GROUP];
+        assert_eq!(quantize_full_group(&[0.0; GROUP], &mut zeros), 0.0);
+        assert!(zeros.iter().all(|&z| z == 128));
     }
 
     #[test]

@@ -7,16 +7,58 @@
 
 use candle_core::{CpuStorage, Layout, Shape, Tensor};
 
+use super::simd::{lane_sum, multiversion};
 use super::{cpu_f32, f32_data};
 
 /// Mean and reciprocal standard deviation of one row.
-#[inline]
+#[inline(always)]
 fn moments(row: &[f32], eps: f32) -> (f32, f32) {
     let n = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / n;
-    let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = lane_sum(row, |v| v) / n;
+    let var = lane_sum(row, |v| (v - mean) * (v - mean)) / n;
     (mean, 1.0 / (var + eps).sqrt())
 }
+
+#[inline(always)]
+fn add_layer_norm_body(
+    x: &[f32],
+    residual: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
+    let width = weight.len().max(1);
+    for (r, row) in out.chunks_exact_mut(width).enumerate() {
+        let xr = &x[r * width..(r + 1) * width];
+        if residual.is_empty() {
+            row.copy_from_slice(xr);
+        } else {
+            let rr = &residual[r * width..(r + 1) * width];
+            for ((o, &a), &b) in row.iter_mut().zip(xr).zip(rr) {
+                *o = a + b;
+            }
+        }
+        let (mean, rstd) = moments(row, eps);
+        for ((o, &w), &b) in row.iter_mut().zip(weight).zip(bias) {
+            *o = (*o - mean) * rstd * w + b;
+        }
+    }
+}
+
+multiversion!(
+    /// `LayerNorm(x + residual)` row by row into `out` (`residual` empty: `LayerNorm(x)`), at the
+    /// widest vector width the CPU has. `x`, `residual` and `out` hold whole rows of
+    /// `weight.len()`; `bias` has that length too (callers check).
+    pub fn add_layer_norm_into / add_layer_norm_into_at (
+        x: &[f32],
+        residual: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        eps: f32,
+        out: &mut [f32],
+    ) => add_layer_norm_body
+);
 
 /// `(x − mean) / √(var + eps) · weight + bias` over the last dimension, differentiable.
 struct LayerNormOp {
@@ -45,12 +87,7 @@ impl candle_core::CustomOp3 for LayerNormOp {
             candle_core::bail!("fused-layer-norm: rows of {width} do not fit the input")
         }
         let mut y = vec![0f32; x.len()];
-        for (row, out) in x.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
-            let (mean, rstd) = moments(row, self.eps);
-            for (((o, &v), &wv), &bv) in out.iter_mut().zip(row).zip(w).zip(b) {
-                *o = (v - mean) * rstd * wv + bv;
-            }
-        }
+        add_layer_norm_into(x, &[], w, b, self.eps, &mut y);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -152,10 +189,119 @@ pub fn layer_norm_differentiable(
         .map(Some)
 }
 
+/// `LayerNorm(x + residual)` for inference on contiguous f32 CPU tensors of the same shape, in
+/// one pass over each row; `None` (the caller composes candle's ops) for any other tensors.
+pub fn add_layer_norm(
+    x: &Tensor,
+    residual: Option<&Tensor>,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> candle_core::Result<Option<Tensor>> {
+    let all_f32 = cpu_f32(x) && cpu_f32(weight) && cpu_f32(bias);
+    if !all_f32 || residual.is_some_and(|r| !cpu_f32(r) || r.shape() != x.shape()) {
+        return Ok(None);
+    }
+    let width = weight.elem_count();
+    if width == 0 || bias.elem_count() != width || x.dims().last() != Some(&width) {
+        return Ok(None);
+    }
+    let out = {
+        let (xs, xl) = x.storage_and_layout();
+        let (ws, wl) = weight.storage_and_layout();
+        let (bs, bl) = bias.storage_and_layout();
+        let name = "layer-norm";
+        let (xd, wd, bd) = match (
+            as_cpu(&xs).and_then(|s| f32_data(s, xl, name).ok()),
+            as_cpu(&ws).and_then(|s| f32_data(s, wl, name).ok()),
+            as_cpu(&bs).and_then(|s| f32_data(s, bl, name).ok()),
+        ) {
+            (Some(x), Some(w), Some(b)) => (x, w, b),
+            _ => return Ok(None),
+        };
+        let guard = residual.map(|r| r.storage_and_layout());
+        let rd: &[f32] = match &guard {
+            Some((rs, rl)) => match as_cpu(rs).and_then(|s| f32_data(s, rl, name).ok()) {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+            None => &[],
+        };
+        let mut out = vec![0f32; xd.len()];
+        add_layer_norm_into(xd, rd, wd, bd, eps as f32, &mut out);
+        out
+    };
+    Tensor::from_vec(out, x.shape(), x.device()).map(Some)
+}
+
+/// The CPU storage behind a tensor's storage guard, if it is on the CPU.
+fn as_cpu(storage: &candle_core::Storage) -> Option<&CpuStorage> {
+    match storage {
+        candle_core::Storage::Cpu(s) => Some(s),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Var, D};
+
+    #[test]
+    fn inference_layer_norm_matches_candle_at_every_width() {
+        let width = 384;
+        let rows = 5;
+        let xs: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 37) % 101) as f32 / 9.0 - 5.0)
+            .collect();
+        let rs: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 11) % 23) as f32 / 7.0 - 1.5)
+            .collect();
+        let ws: Vec<f32> = (0..width).map(|i| 0.5 + (i % 10) as f32 / 10.0).collect();
+        let bs: Vec<f32> = (0..width).map(|i| (i % 7) as f32 / 20.0 - 0.1).collect();
+        let dev = &Device::Cpu;
+        let x = Tensor::from_vec(xs.clone(), (rows, width), dev).unwrap();
+        let r = Tensor::from_vec(rs.clone(), (rows, width), dev).unwrap();
+        let w = Tensor::from_vec(ws.clone(), width, dev).unwrap();
+        let b = Tensor::from_vec(bs.clone(), width, dev).unwrap();
+        let sum = (&x + &r).unwrap();
+        let reference = candle_nn::ops::layer_norm(&sum, &w, &b, 1e-12)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let fused = add_layer_norm(&x, Some(&r), &w, &b, 1e-12)
+            .unwrap()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (u, v) in fused.iter().zip(&reference) {
+            assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+        }
+        let mut base = vec![0f32; xs.len()];
+        add_layer_norm_into_at(
+            super::super::simd::Level::Base,
+            &xs,
+            &rs,
+            &ws,
+            &bs,
+            1e-12,
+            &mut base,
+        );
+        for level in super::super::simd::Level::supported() {
+            let mut out = vec![0f32; xs.len()];
+            add_layer_norm_into_at(level, &xs, &rs, &ws, &bs, 1e-12, &mut out);
+            assert!(
+                out.iter()
+                    .zip(&base)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{level:?}"
+            );
+        }
+    }
 
     /// candle's composite layer norm, as the blocks computed it before.
     fn composite(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Tensor {

@@ -1,10 +1,12 @@
 //! CPU kernels behind the blocks: the BLAS-backed GEMM, the int8 GEMM, the vectorised GELU, and
 //! the fused layer norm and softmax whose backward passes training uses.
 
+pub mod attention;
 pub mod gelu;
 pub mod gemm;
 pub mod int8_gemm;
 pub mod layer_norm;
+pub mod simd;
 pub mod softmax;
 
 use candle_core::{CpuStorage, Layout};

@@ -89,9 +89,13 @@ impl EncoderLayer {
     pub fn forward(&self, x: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let attended = self.attention.forward(x, bias, train)?;
         let attended = self.dropout.forward(&attended, train)?;
-        let x = self.attention_norm.forward(&(attended + x)?)?;
-        let inner = self.activation.forward(&self.intermediate.forward(&x)?)?;
+        let x = self.attention_norm.forward_residual(&attended, x)?;
+        let inner = if train {
+            self.activation.forward(&self.intermediate.forward(&x)?)?
+        } else {
+            self.activation.after(&self.intermediate, &x)?
+        };
         let out = self.dropout.forward(&self.output.forward(&inner)?, train)?;
-        self.output_norm.forward(&(out + x)?)
+        self.output_norm.forward_residual(&out, &x)
     }
 }

@@ -1,0 +1,100 @@
+//! The fused inference attention gives candle's composite attention, whole or split across a
+//! pool's threads, with the padding bias of BERT and the per-head bias of MPNet.
+
+use biolore_nn::kernels::{attention, gemm};
+use biolore_nn::runtime::with_kernel_split;
+use candle_core::{Device, Tensor};
+
+fn blas_loaded() -> bool {
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/.lib");
+    gemm::add_search_dir(&lib);
+    let loaded = gemm::available();
+    if std::env::var("CI").as_deref() == Ok("true") || lib.join("libscipy_openblas.so").is_file() {
+        assert!(loaded, "OpenBLAS from scripts/setup.sh did not load");
+    }
+    loaded
+}
+
+/// candle's composite attention, as the blocks computed it before.
+fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, heads: usize) -> Tensor {
+    let (b, t, hidden) = q.dims3().unwrap();
+    let d = hidden / heads;
+    let split = |y: &Tensor| {
+        y.reshape((b, t, heads, d))
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+    };
+    let (q, k, v) = (split(q), split(k), split(v));
+    let scores = (q.matmul(&k.t().unwrap()).unwrap() * (1.0 / (d as f64).sqrt()))
+        .unwrap()
+        .broadcast_add(bias)
+        .unwrap();
+    let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
+    probs
+        .matmul(&v)
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((b, t, hidden))
+        .unwrap()
+}
+
+fn largest_difference(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn fused_attention_matches_candle_with_both_bias_shapes() {
+    if !blas_loaded() {
+        eprintln!("no BLAS library (run scripts/setup.sh): the fused attention needs one");
+        return;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let dev = &Device::Cpu;
+    for (b, t, heads, hidden) in [(3, 7, 4, 32), (1, 12, 12, 384), (2, 40, 12, 768)] {
+        let q = Tensor::randn(0f32, 1.0, (b, t, hidden), dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (b, t, hidden), dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (b, t, hidden), dev).unwrap();
+        // Item i has its last i positions padded.
+        let mask: Vec<f32> = (0..b * t)
+            .map(|i| if i % t < t - i / t { 0.0 } else { f32::MIN })
+            .collect();
+        let padding = Tensor::from_vec(mask, (b, 1, 1, t), dev).unwrap();
+        let positions = Tensor::randn(0f32, 1.0, (1, heads, t, t), dev).unwrap();
+        let per_head = positions.broadcast_add(&padding).unwrap();
+        for bias in [padding, per_head] {
+            let want = reference(&q, &k, &v, &bias, heads);
+            let whole = attention::attend(&q, &k, &v, &bias, heads)
+                .unwrap()
+                .unwrap();
+            let split = pool
+                .install(|| with_kernel_split(2, || attention::attend(&q, &k, &v, &bias, heads)))
+                .unwrap()
+                .unwrap();
+            let diff = largest_difference(&want, &whole);
+            assert!(diff < 1e-5, "{b}x{t}x{hidden}: largest difference {diff}");
+            assert_eq!(
+                largest_difference(&whole, &split),
+                0.0,
+                "{b}x{t}x{hidden}: the split changed the result"
+            );
+        }
+    }
+}
