@@ -230,7 +230,7 @@ fn quantize_full_group(values: &[f32; GROUP], codes: &mut [u8; GROUP]) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     let magic_bits = MAGIC.to_bits() as i32;
     for (c, &v) in codes.iter_mut().zip(values) {
-        let rounded = (v * inverse).max(-127.0).min(127.0) + MAGIC;
+        let rounded = (v * inverse).clamp(-127.0, 127.0) + MAGIC;
         *c = ((rounded.to_bits() as i32).wrapping_sub(magic_bits) as i8 as u8) ^ 0x80;
     }
     max / 127.0
@@ -280,7 +280,7 @@ fn quantize_rows_body(job: RowsJob<'_>) {
         .zip(scales.chunks_exact_mut(groups))
     {
         // Whole groups: fixed-size arrays, so each step is a few vector instructions.
-        for g in 0..full {
+        for (g, scale) in row_scales.iter_mut().enumerate().take(full) {
             let at = g * GROUP;
             let mut values = [0f32; GROUP];
             values.copy_from_slice(&row[at..at + GROUP]);
@@ -293,7 +293,7 @@ fn quantize_rows_body(job: RowsJob<'_>) {
                 Ok(d) => d,
                 Err(_) => continue,
             };
-            row_scales[g] = quantize_full_group(&values, dst);
+            *scale = quantize_full_group(&values, dst);
         }
         if full * GROUP == k {
             continue;
