@@ -1,19 +1,12 @@
 //! The fused inference attention gives candle's composite attention, whole or split across a
 //! pool's threads, with the padding bias of BERT and the per-head bias of MPNet.
 
-use biolore_nn::kernels::{attention, gemm};
+use biolore_nn::kernels::attention;
 use biolore_nn::runtime::with_kernel_split;
 use candle_core::{Device, Tensor};
 
-fn blas_loaded() -> bool {
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/.lib");
-    gemm::add_search_dir(&lib);
-    let loaded = gemm::available();
-    if std::env::var("CI").as_deref() == Ok("true") || lib.join("libscipy_openblas.so").is_file() {
-        assert!(loaded, "OpenBLAS from scripts/setup.sh did not load");
-    }
-    loaded
-}
+mod common;
+use common::{blas_loaded, largest_difference};
 
 /// candle's composite attention, as the blocks computed it before.
 fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, heads: usize) -> Tensor {
@@ -41,19 +34,6 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, heads: usize) ->
         .contiguous()
         .unwrap()
         .reshape((b, t, hidden))
-        .unwrap()
-}
-
-fn largest_difference(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
         .unwrap()
 }
 

@@ -5,15 +5,8 @@ use biolore_nn::kernels::gemm;
 use biolore_nn::runtime::with_kernel_split;
 use candle_core::{Device, Tensor};
 
-fn blas_loaded() -> bool {
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/.lib");
-    gemm::add_search_dir(&lib);
-    let loaded = gemm::available();
-    if std::env::var("CI").as_deref() == Ok("true") || lib.join("libscipy_openblas.so").is_file() {
-        assert!(loaded, "OpenBLAS from scripts/setup.sh did not load");
-    }
-    loaded
-}
+mod common;
+use common::{blas_loaded, largest_difference as diff};
 
 #[test]
 fn split_products_equal_whole_ones() {
@@ -45,18 +38,6 @@ fn split_products_equal_whole_ones() {
             .unwrap()
             .broadcast_add(&b)
             .unwrap();
-        let diff = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         assert!(diff(&whole, &split) < 1e-4, "{m}x{n}x{k}: split differs");
         assert!(
             diff(&whole, &reference) < 1e-3,

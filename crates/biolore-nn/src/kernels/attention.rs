@@ -11,6 +11,7 @@
 use candle_core::{CpuStorage, Device, Storage, Tensor};
 
 use super::gelu::exp_neg;
+use super::gemm::OutPtr;
 use super::simd::{lane_sum, multiversion, LANES};
 
 #[inline(always)]
@@ -56,23 +57,6 @@ multiversion!(
         bias_stride: usize,
     ) => bias_softmax_body
 );
-
-/// The output buffer that parallel heads write disjoint columns of.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each head writes only its own columns of its own batch item (see `attend`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// The pointer `offset` floats further (a method, so closures capture the whole `OutPtr`).
-    ///
-    /// # Safety
-    /// `offset` must stay inside the buffer.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
-}
 
 /// The contiguous f32 data behind a CPU storage guard.
 fn data<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Option<&'a [f32]> {

@@ -144,10 +144,12 @@ const MIN_SPLIT_WORK: usize = 1 << 20;
 /// Columns of the output each split part covers at least (and a multiple of).
 const SPLIT_COLUMNS: usize = 64;
 
-/// A pointer into the output buffer that split parts write disjoint columns of.
+/// A pointer into an output buffer that parallel parts write disjoint pieces of (columns of a
+/// split product, heads of the attention).
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each part writes only its own column range of the buffer (see `sgemm_nt`).
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: each part writes only its own piece of the buffer (see `sgemm_nt` and
+// `attention::attend`), and the buffer outlives the parts.
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
@@ -156,7 +158,7 @@ impl OutPtr {
     ///
     /// # Safety
     /// `offset` must stay inside the buffer.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
+    pub(crate) unsafe fn at(self, offset: usize) -> *mut f32 {
         self.0.add(offset)
     }
 }
