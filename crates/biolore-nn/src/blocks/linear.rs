@@ -233,10 +233,7 @@ impl Linear {
         if x.track_op() || self.recorder.is_some() || !x.device().is_cpu() {
             return Ok(None);
         }
-        let dims = x.dims().to_vec();
-        let in_dim = *dims.last().unwrap_or(&0);
-        let rows = x.elem_count() / in_dim.max(1);
-        let x2 = x.reshape((rows, in_dim))?;
+        let (x2, rows, in_dim) = Self::as_rows(x)?;
         let y = match &self.weight {
             LinearWeight::Dense(weight) if !weight.track_op() => {
                 match gemm::linear_then(&x2, weight, self.bias.as_ref(), Some(epilogue))? {
@@ -247,19 +244,28 @@ impl Linear {
             LinearWeight::Int8(w) => Self::int8_forward_then(w, &x2, rows, in_dim, Some(epilogue))?,
             _ => return Ok(None),
         };
-        let mut out_dims = dims;
-        if let Some(last) = out_dims.last_mut() {
+        self.with_leading_dims(y, x).map(Some)
+    }
+
+    /// `x` `[..., in]` as a matrix `[rows, in]`, with `rows` and `in`.
+    fn as_rows(x: &Tensor) -> candle_core::Result<(Tensor, usize, usize)> {
+        let in_dim = x.dims().last().copied().unwrap_or(0);
+        let rows = x.elem_count() / in_dim.max(1);
+        Ok((x.reshape((rows, in_dim))?, rows, in_dim))
+    }
+
+    /// The output rows `y` `[rows, out]` shaped as `x` `[..., in]` with `out` for `in`.
+    fn with_leading_dims(&self, y: Tensor, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        if let Some(last) = dims.last_mut() {
             *last = self.out_dim;
         }
-        y.reshape(out_dims).map(Some)
+        y.reshape(dims)
     }
 
     /// Applies the layer to `[..., in]`, giving `[..., out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let in_dim = *dims.last().unwrap_or(&0);
-        let rows = x.elem_count() / in_dim.max(1);
-        let x2 = x.reshape((rows, in_dim))?;
+        let (x2, rows, in_dim) = Self::as_rows(x)?;
         if let Some(recorder) = &self.recorder {
             recorder.record(&x2)?;
         }
@@ -288,11 +294,7 @@ impl Linear {
             }
             LinearWeight::Int8(w) => Self::int8_forward(w, &x2, rows, in_dim)?,
         };
-        let mut out_dims = dims;
-        if let Some(last) = out_dims.last_mut() {
-            *last = self.out_dim;
-        }
-        y.reshape(out_dims)
+        self.with_leading_dims(y, x)
     }
 
     /// Rows from which a quantized layer is dequantized for the BLAS (prompts) rather than

@@ -8,11 +8,12 @@
 //! are one vectorised pass over each row of scores, and the context is written straight into
 //! its head's columns of the output.
 
-use candle_core::{CpuStorage, Device, Storage, Tensor};
+use candle_core::{Device, Tensor};
 
 use super::gelu::exp_neg;
 use super::gemm::OutPtr;
 use super::simd::{lane_sum, multiversion, LANES};
+use super::storage_f32;
 
 #[inline(always)]
 fn lane_max(xs: &[f32]) -> f32 {
@@ -58,15 +59,6 @@ multiversion!(
     ) => bias_softmax_body
 );
 
-/// The contiguous f32 data behind a CPU storage guard.
-fn data<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Option<&'a [f32]> {
-    let Storage::Cpu(CpuStorage::F32(d)) = storage else {
-        return None;
-    };
-    let (start, end) = layout.contiguous_offsets()?;
-    Some(&d[start..end])
-}
-
 /// `softmax(q kᵀ / √d + bias) v` for every head, for inference: `q`, `k`, `v` are the
 /// projections `[batch, seq, hidden]` (heads side by side in `hidden`) and `bias` is
 /// broadcastable to `[batch, heads, seq, seq]` (the padding mask `[batch, 1, 1, seq]`, or with
@@ -109,10 +101,9 @@ pub fn attend(
     let mut out = vec![0f32; b * t * hidden];
     {
         let guards = [q, k, v, &bias].map(|t| t.storage_and_layout());
-        let [Some(qd), Some(kd), Some(vd), Some(biasd)] = [0, 1, 2, 3].map(|i| {
-            let (s, l) = &guards[i];
-            data(s, l)
-        }) else {
+        let [Some(qd), Some(kd), Some(vd), Some(biasd)] =
+            guards.each_ref().map(|(s, l)| storage_f32(s, l))
+        else {
             return Ok(None);
         };
         if [qd, kd, vd].iter().any(|d| d.len() != b * t * hidden) || biasd.len() != bb * bh * bq * t

@@ -5,10 +5,10 @@
 //! This erf (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7, with a polynomial `exp`) keeps
 //! parity with PyTorch's exact GELU far inside the test tolerances.
 
-use candle_core::{CpuStorage, Device, Layout, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, Device, Layout, Shape, Tensor};
 
 use super::simd::multiversion;
-use super::{cpu_f32, f32_data};
+use super::{cpu_f32, f32_data, storage_f32};
 
 /// `e^x` for `x ≤ 0` by range reduction `x = n·ln2 + r` and a degree-6 polynomial.
 #[inline(always)]
@@ -46,19 +46,6 @@ pub fn gelu(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn gelu_into_body(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = gelu(v);
-    }
-}
-
-multiversion!(
-    /// Exact GELU of each value of `x` into `out` (the shorter length of the two), at the
-    /// widest vector width the CPU has.
-    pub fn gelu_into / gelu_into_at (x: &[f32], out: &mut [f32]) => gelu_into_body
-);
-
-#[inline(always)]
 fn gelu_in_place_body(x: &mut [f32]) {
     for v in x.iter_mut() {
         *v = gelu(*v);
@@ -89,15 +76,11 @@ pub fn gelu_tensor(x: &Tensor) -> candle_core::Result<Option<Tensor>> {
     }
     let out = {
         let (storage, layout) = x.storage_and_layout();
-        let Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
+        let Some(data) = storage_f32(&storage, layout) else {
             return Ok(None);
         };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            return Ok(None);
-        };
-        let x = &data[start..end];
-        let mut out = vec![0f32; x.len()];
-        gelu_into(x, &mut out);
+        let mut out = data.to_vec();
+        gelu_in_place(&mut out);
         out
     };
     Tensor::from_vec(out, x.shape(), x.device()).map(Some)
@@ -124,8 +107,8 @@ impl candle_core::CustomOp1 for GeluOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = f32_data(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        gelu_into(x, &mut y);
+        let mut y = x.to_vec();
+        gelu_in_place(&mut y);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -213,9 +196,9 @@ mod tests {
         let xs: Vec<f32> = (-3000..3000).map(|i| i as f32 / 311.0).collect();
         let gs: Vec<f32> = xs.iter().map(|v| (v * 1.7).sin()).collect();
         let run = |level| {
-            let mut y = vec![0f32; xs.len()];
+            let mut y = xs.clone();
             let mut d = vec![0f32; xs.len()];
-            gelu_into_at(level, &xs, &mut y);
+            gelu_in_place_at(level, &mut y);
             gelu_grad_into_at(level, &xs, &gs, &mut d);
             (y, d)
         };

@@ -256,8 +256,8 @@ unsafe fn sgemm_nt_raw(
 }
 
 /// `C = alpha · A · op(B)` through the BLAS on row-major blocks inside wider rows (`op`
-/// transposes when `trans_b`), for kernels that address one attention head's columns. Returns
-/// false, touching nothing, when no BLAS is loaded.
+/// transposes when `trans_b`), for kernels that address one attention head's columns. Does
+/// nothing when no BLAS is loaded (callers check [`available`] first).
 ///
 /// # Safety
 /// `a` must point to `m` rows of `k` readable floats with row stride `lda`; `b` to `n` rows of
@@ -271,8 +271,8 @@ pub(crate) unsafe fn sgemm_strided(
     (a, lda): (*const f32, usize),
     (b, ldb): (*const f32, usize),
     (c, ldc): (*mut f32, usize),
-) -> bool {
-    let Some(blas) = blas() else { return false };
+) {
+    let Some(blas) = blas() else { return };
     (blas.sgemm)(
         ROW_MAJOR,
         NO_TRANS,
@@ -289,7 +289,6 @@ pub(crate) unsafe fn sgemm_strided(
         c,
         ldc as i32,
     );
-    true
 }
 
 /// `C = A Bᵀ` into `out` for row-major `a` `[m, k]` and `b` `[n, k]` through the BLAS.

@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, Layout, Shape, Tensor};
 
 use super::simd::{lane_sum, multiversion};
-use super::{cpu_f32, f32_data};
+use super::{cpu_f32, f32_data, storage_f32};
 
 /// Mean and reciprocal standard deviation of one row.
 #[inline(always)]
@@ -207,21 +207,14 @@ pub fn add_layer_norm(
         return Ok(None);
     }
     let out = {
-        let (xs, xl) = x.storage_and_layout();
-        let (ws, wl) = weight.storage_and_layout();
-        let (bs, bl) = bias.storage_and_layout();
-        let name = "layer-norm";
-        let (xd, wd, bd) = match (
-            as_cpu(&xs).and_then(|s| f32_data(s, xl, name).ok()),
-            as_cpu(&ws).and_then(|s| f32_data(s, wl, name).ok()),
-            as_cpu(&bs).and_then(|s| f32_data(s, bl, name).ok()),
-        ) {
-            (Some(x), Some(w), Some(b)) => (x, w, b),
-            _ => return Ok(None),
+        let guards = [x, weight, bias].map(|t| t.storage_and_layout());
+        let [Some(xd), Some(wd), Some(bd)] = guards.each_ref().map(|(s, l)| storage_f32(s, l))
+        else {
+            return Ok(None);
         };
         let guard = residual.map(|r| r.storage_and_layout());
         let rd: &[f32] = match &guard {
-            Some((rs, rl)) => match as_cpu(rs).and_then(|s| f32_data(s, rl, name).ok()) {
+            Some((rs, rl)) => match storage_f32(rs, rl) {
                 Some(r) => r,
                 None => return Ok(None),
             },
@@ -232,14 +225,6 @@ pub fn add_layer_norm(
         out
     };
     Tensor::from_vec(out, x.shape(), x.device()).map(Some)
-}
-
-/// The CPU storage behind a tensor's storage guard, if it is on the CPU.
-fn as_cpu(storage: &candle_core::Storage) -> Option<&CpuStorage> {
-    match storage {
-        candle_core::Storage::Cpu(s) => Some(s),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

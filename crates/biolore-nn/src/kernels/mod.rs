@@ -26,6 +26,19 @@ pub(crate) fn f32_data<'a>(
     Ok(&data[start..end])
 }
 
+/// The contiguous f32 data behind a tensor's storage guard, or `None` when it is not a
+/// contiguous f32 CPU tensor (the caller then takes candle's path).
+pub(crate) fn storage_f32<'a>(
+    storage: &'a candle_core::Storage,
+    layout: &Layout,
+) -> Option<&'a [f32]> {
+    let candle_core::Storage::Cpu(CpuStorage::F32(data)) = storage else {
+        return None;
+    };
+    let (start, end) = layout.contiguous_offsets()?;
+    data.get(start..end)
+}
+
 /// Whether a fused CPU op can take `t`: an f32 tensor on the CPU.
 pub(crate) fn cpu_f32(t: &candle_core::Tensor) -> bool {
     matches!(t.device(), candle_core::Device::Cpu) && t.dtype() == candle_core::DType::F32

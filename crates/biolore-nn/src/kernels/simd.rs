@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-/// The vector instruction sets a kernel can be compiled for, widest first.
+/// The vector instruction sets a kernel can be compiled for, ordered narrowest to widest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// Baseline x86-64 (SSE2), or any other architecture.
@@ -35,7 +35,7 @@ impl Level {
     pub fn supported() -> Vec<Level> {
         [Level::Base, Level::Avx2, Level::Avx512]
             .into_iter()
-            .filter(|l| *l <= detected())
+            .filter(|l| *l <= level_supported())
             .collect()
     }
 }
@@ -64,7 +64,7 @@ pub fn level() -> Level {
             Some("avx2") => Level::Avx2,
             _ => Level::Avx512,
         };
-        let chosen = detected().min(cap);
+        let chosen = level_supported().min(cap);
         tracing::debug!("element-wise kernels: {}", chosen.name());
         chosen
     })

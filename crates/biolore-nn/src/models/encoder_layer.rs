@@ -1,6 +1,6 @@
 //! One transformer encoder layer: attention, feed-forward, residuals and layer norms.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::config::{Architecture, TransformerConfig};
@@ -90,11 +90,7 @@ impl EncoderLayer {
         let attended = self.attention.forward(x, bias, train)?;
         let attended = self.dropout.forward(&attended, train)?;
         let x = self.attention_norm.forward_residual(&attended, x)?;
-        let inner = if train {
-            self.activation.forward(&self.intermediate.forward(&x)?)?
-        } else {
-            self.activation.after(&self.intermediate, &x)?
-        };
+        let inner = self.activation.after(&self.intermediate, &x)?;
         let out = self.dropout.forward(&self.output.forward(&inner)?, train)?;
         self.output_norm.forward_residual(&out, &x)
     }
