@@ -16,14 +16,17 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
     let x = x.max(-87.0);
     // Round to nearest by adding and removing 1.5·2^23 (no libm call, so the loop vectorises).
     const SHIFT: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
     let r = x - n * std::f32::consts::LN_2;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n through the exponent bits; n ∈ [-126, 0] here.
-    let bits = ((n as i32 + 127) as u32) << 23;
+    // 2^n through the exponent bits; n ∈ [-126, 0] here. The low mantissa bits of `shifted` hold
+    // n (offset by 2^22, which the shift drops): an integer read that vectorises, unlike `as i32`,
+    // whose saturation compiles to one scalar conversion per lane.
+    let bits = shifted.to_bits().wrapping_add(127) << 23;
     p * f32::from_bits(bits)
 }
 
@@ -178,6 +181,32 @@ mod tests {
                 erf(x)
             );
         }
+    }
+
+    #[test]
+    fn exp_neg_is_accurate_over_its_whole_range() {
+        // Every n in [-126, 0] down to the clamp at -87: the exponent read from the shifted
+        // value's bits must be 2^n exactly, so the only error left is the polynomial's.
+        for i in 0..=200_000 {
+            let x = -(i as f32) * 0.000_5;
+            let (got, want) = (exp_neg(x), (x.max(-87.0) as f64).exp());
+            assert!(
+                ((got as f64 - want) / want).abs() < 1e-5,
+                "exp({x}) = {got} want {want}"
+            );
+            // The same reduction with the exponent from a float → int conversion: same bits.
+            let x = x.max(-87.0);
+            let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+            let r = x - n * std::f32::consts::LN_2;
+            let p = 1.0
+                + r * (1.0
+                    + r * (0.5
+                        + r * (1.0 / 6.0
+                            + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+            assert_eq!(got, p * 2f32.powi(n as i32), "exp({x})");
+        }
+        assert!(exp_neg(-1e30) > 0.0 && exp_neg(-1e30) < 2e-38);
+        assert_eq!(exp_neg(0.0), 1.0);
     }
 
     #[test]
