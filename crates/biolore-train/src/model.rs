@@ -176,13 +176,22 @@ fn frozen_by(name: &str, layers: usize) -> bool {
         .is_some_and(|i| i < layers)
 }
 
-/// Writes named tensors to a safetensors file atomically (temporary file, then rename).
+/// Writes named tensors to a safetensors file atomically (temporary file, then rename), with
+/// the permissions any new file gets here (the user's umask).
 pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     let tmp = path.with_extension("safetensors.partial");
+    // safetensors writes through a private temporary file (mode 0600) that it renames; a model
+    // folder others read (a team's folder, a container running as another user) needs the
+    // ordinary mode, which a file created here has.
+    let permissions = std::fs::File::create(&tmp)
+        .and_then(|f| f.metadata())
+        .map_err(|e| TrainError::io(&tmp, e))?
+        .permissions();
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let views: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     safetensors::serialize_to_file(views, Some(metadata), &tmp)
         .map_err(|e| TrainError::io(&tmp, std::io::Error::other(e.to_string())))?;
+    std::fs::set_permissions(&tmp, permissions).map_err(|e| TrainError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
@@ -234,6 +243,21 @@ fn copy_tree(from: &Path, out: &Path, depth: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_weights_get_a_new_file_s_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        let t = Tensor::new(&[1f32, 2.0], &candle_core::Device::Cpu).unwrap();
+        write_safetensors(&[("w".to_string(), t)], &path).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions();
+        assert_eq!(mode(&path), mode(&plain));
+        assert!(!path.with_extension("safetensors.partial").exists());
+        let back = biolore_nn::weights::load_tensors(&path, &candle_core::Device::Cpu).unwrap();
+        assert_eq!(back["w"].to_vec1::<f32>().unwrap(), [1.0, 2.0]);
+    }
 
     #[test]
     fn decay_excludes_biases_and_norms() {

@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, Device, Layout, Shape, Tensor};
 use super::simd::multiversion;
 use super::{cpu_f32, f32_data, storage_f32};
 
-/// `e^x` for `x ≤ 0` by range reduction `x = n·ln2 + r` and a degree-6 polynomial.
+/// `e^x` for `x ≤ 0` by range reduction `x = n·ln2 + r` and [`exp_reduced`].
 #[inline(always)]
 pub(crate) fn exp_neg(x: f32) -> f32 {
     let x = x.max(-87.0);
@@ -18,16 +18,21 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0;
     let shifted = x * std::f32::consts::LOG2_E + SHIFT;
     let n = shifted - SHIFT;
-    let r = x - n * std::f32::consts::LN_2;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = exp_reduced(x - n * std::f32::consts::LN_2);
     // 2^n through the exponent bits; n ∈ [-126, 0] here. The low mantissa bits of `shifted` hold
     // n (offset by 2^22, which the shift drops): an integer read that vectorises, unlike `as i32`,
     // whose saturation compiles to one scalar conversion per lane.
     let bits = shifted.to_bits().wrapping_add(127) << 23;
     p * f32::from_bits(bits)
+}
+
+/// `e^r` for the reduced argument `|r| ≤ ln2/2`: a degree-6 Taylor polynomial.
+#[inline(always)]
+fn exp_reduced(r: f32) -> f32 {
+    1.0 + r
+        * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))))
 }
 
 /// erf(x) with absolute error below 2e-7.
@@ -197,12 +202,7 @@ mod tests {
             // The same reduction with the exponent from a float → int conversion: same bits.
             let x = x.max(-87.0);
             let n = (x * std::f32::consts::LOG2_E).round_ties_even();
-            let r = x - n * std::f32::consts::LN_2;
-            let p = 1.0
-                + r * (1.0
-                    + r * (0.5
-                        + r * (1.0 / 6.0
-                            + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+            let p = exp_reduced(x - n * std::f32::consts::LN_2);
             assert_eq!(got, p * 2f32.powi(n as i32), "exp({x})");
         }
         assert!(exp_neg(-1e30) > 0.0 && exp_neg(-1e30) < 2e-38);
