@@ -189,8 +189,11 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
         .permissions();
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let views: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    safetensors::serialize_to_file(views, Some(metadata), &tmp)
-        .map_err(|e| TrainError::io(&tmp, std::io::Error::other(e.to_string())))?;
+    if let Err(e) = safetensors::serialize_to_file(views, Some(metadata), &tmp) {
+        // Leave no empty partial file behind (the one made above for its permissions).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(TrainError::io(&tmp, std::io::Error::other(e.to_string())));
+    }
     std::fs::set_permissions(&tmp, permissions).map_err(|e| TrainError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
