@@ -42,28 +42,34 @@ impl TrigramTfIdf {
         }
     }
 
-    /// The L2-normalised TF-IDF vector of `text` (3-gram → weight).
-    fn vector(&self, text: &str) -> HashMap<String, f32> {
-        let mut v: HashMap<String, f32> = HashMap::new();
-        for g in trigrams(text) {
-            *v.entry(g).or_default() += 1.0;
+    /// The L2-normalised TF-IDF vector of `text`: (3-gram, weight) sorted by 3-gram.
+    ///
+    /// Sorted, so that sums run in one order whatever the hash seed: two names that differ only
+    /// in case get bit-identical vectors, and ties between them resolve by name order in every
+    /// run (a `HashMap` here made the chosen training targets vary from run to run).
+    fn vector(&self, text: &str) -> Vec<(String, f32)> {
+        let mut grams = trigrams(text);
+        grams.sort_unstable();
+        let mut v: Vec<(String, f32)> = Vec::with_capacity(grams.len());
+        for g in grams {
+            match v.last_mut() {
+                Some((last, count)) if *last == g => *count += 1.0,
+                _ => v.push((g, 1.0)),
+            }
         }
         for (g, w) in v.iter_mut() {
-            *w *= self.idf.get(g).copied().unwrap_or(self.unseen);
+            *w *= self.idf.get(g.as_str()).copied().unwrap_or(self.unseen);
         }
-        let norm = v.values().map(|w| w * w).sum::<f32>().sqrt();
+        let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         if norm > 0.0 {
-            v.values_mut().for_each(|w| *w /= norm);
+            v.iter_mut().for_each(|(_, w)| *w /= norm);
         }
         v
     }
 
     /// Cosine similarity of the TF-IDF vectors of `a` and `b` (0 when either has no 3-gram).
     pub fn similarity(&self, a: &str, b: &str) -> f32 {
-        let (va, vb) = (self.vector(a), self.vector(b));
-        va.iter()
-            .filter_map(|(g, w)| vb.get(g).map(|x| w * x))
-            .sum()
+        dot(&self.vector(a), &self.vector(b))
     }
 
     /// Indices of the `k` names most similar to `mention`, best first (ties keep name order).
@@ -72,19 +78,28 @@ impl TrigramTfIdf {
         let mut scored: Vec<(usize, f32)> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| {
-                let vn = self.vector(n);
-                (
-                    i,
-                    vm.iter()
-                        .filter_map(|(g, w)| vn.get(g).map(|x| w * x))
-                        .sum(),
-                )
-            })
+            .map(|(i, n)| (i, dot(&vm, &self.vector(n))))
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         scored.into_iter().take(k).map(|(i, _)| i).collect()
     }
+}
+
+/// Dot product of two vectors sorted by 3-gram, summed in 3-gram order.
+fn dot(a: &[(String, f32)], b: &[(String, f32)]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
 }
 
 #[cfg(test)]
@@ -116,5 +131,33 @@ mod tests {
         let names = ["abc", "abc", "xyz"];
         let tfidf = TrigramTfIdf::fit(names);
         assert_eq!(tfidf.closest("abc", &names, 3), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn names_equal_but_for_case_tie_in_every_fit() {
+        // Each fit and vector used to be a HashMap with its own hash seed: the summation order,
+        // and so the last bit of equal names' scores, changed from one map to the next.
+        let names = [
+            "VLCAD DEFICIENCY",
+            "VLCAD deficiency",
+            "Vlcad Deficiency",
+            "deficiency",
+        ];
+        for _ in 0..50 {
+            let tfidf = TrigramTfIdf::fit(names);
+            assert_eq!(
+                tfidf.closest("VLCAD-deficient", &names, 4),
+                vec![0, 1, 2, 3]
+            );
+            let s = tfidf.similarity("VLCAD-deficient", names[0]);
+            assert_eq!(
+                s.to_bits(),
+                tfidf.similarity("VLCAD-deficient", names[1]).to_bits()
+            );
+            assert_eq!(
+                s.to_bits(),
+                tfidf.similarity(names[2], "vlcad-DEFICIENT").to_bits()
+            );
+        }
     }
 }
