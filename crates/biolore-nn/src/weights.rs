@@ -123,4 +123,56 @@ mod tests {
         let back = load_tensors(&p, &Device::Cpu).unwrap();
         assert_eq!(back["w"].to_vec1::<f32>().unwrap(), vec![1., 2., 3.]);
     }
+
+    /// A legacy checkpoint written by `torch.save` (scripts/make-torch-fixture.py): dtypes,
+    /// tied names, a tensor inside a larger storage and a transposed view read as PyTorch
+    /// holds them.
+    #[test]
+    fn pytorch_checkpoints_read_as_torch_wrote_them() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/torch");
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
+        let expected = expected.as_object().unwrap();
+        let tensors = load_tensors(&dir.join("pytorch_model.bin"), &Device::Cpu).unwrap();
+        let mut names: Vec<_> = tensors.keys().cloned().collect();
+        names.sort();
+        let mut wanted: Vec<_> = expected.keys().cloned().collect();
+        wanted.sort();
+        assert_eq!(names, wanted);
+        for (name, want) in expected {
+            let t = &tensors[name];
+            let dtype = match want["dtype"].as_str().unwrap() {
+                "float32" => DType::F32,
+                "float16" => DType::F16,
+                "bfloat16" => DType::BF16,
+                "int64" => DType::I64,
+                other => panic!("fixture dtype {other}"),
+            };
+            assert_eq!(t.dtype(), dtype, "{name}");
+            let shape: Vec<usize> = want["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(t.dims(), shape.as_slice(), "{name}");
+            // Compared as f32, exactly: every value is an f32 (or a small integer), and the JSON
+            // parser may misround the last bit of an f64.
+            let values: Vec<f32> = want["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            let got: Vec<f32> = t
+                .flatten_all()
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert_eq!(got, values, "{name}");
+        }
+    }
 }
