@@ -150,21 +150,15 @@ mod tests {
                 other => panic!("fixture dtype {other}"),
             };
             assert_eq!(t.dtype(), dtype, "{name}");
-            let shape: Vec<usize> = want["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
+            // Numbers of a JSON array as f32: exact for every value here (f32 values, small
+            // integers), where the JSON parser may misround the last bit of an f64.
+            let numbers = |key: &str| -> Vec<f32> {
+                let list = want[key].as_array().unwrap();
+                list.iter().map(|v| v.as_f64().unwrap() as f32).collect()
+            };
+            let shape: Vec<usize> = numbers("shape").iter().map(|&d| d as usize).collect();
             assert_eq!(t.dims(), shape.as_slice(), "{name}");
-            // Compared as f32, exactly: every value is an f32 (or a small integer), and the JSON
-            // parser may misround the last bit of an f64.
-            let values: Vec<f32> = want["values"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap() as f32)
-                .collect();
+            let values = numbers("values");
             let got: Vec<f32> = t
                 .flatten_all()
                 .unwrap()
