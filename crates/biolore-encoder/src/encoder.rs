@@ -91,6 +91,8 @@ pub struct Encoder {
     tokenizer: TextTokenizer,
     device: Device,
     precision: Precision,
+    /// Dense layers packed for the inference GEMM (0: products go through the BLAS or candle).
+    packed_layers: usize,
 }
 
 impl Encoder {
@@ -100,17 +102,61 @@ impl Encoder {
         Self::from_spec(spec, device)
     }
 
-    /// Loads a model folder at `precision` (int8: calibrated and converted at load, CPU only).
+    /// Loads a model folder for inference at `precision` (int8: calibrated and converted at
+    /// load, CPU only; float32 on the CPU: weights packed once for the inference GEMM, see
+    /// [`Encoder::pack_for_inference`]).
     pub fn load_with_precision(
         folder: &Path,
         device: &Device,
         precision: Precision,
     ) -> Result<Self> {
         let mut encoder = Self::load(folder, device)?;
-        if precision == Precision::Int8 {
-            encoder.quantize_int8(&Int8Options::from_env())?;
+        match precision {
+            Precision::Int8 => {
+                encoder.quantize_int8(&Int8Options::from_env())?;
+            }
+            Precision::F32 => {
+                encoder.pack_for_inference()?;
+            }
         }
         Ok(encoder)
+    }
+
+    /// Packs every float32 dense layer once for the CPU inference GEMM
+    /// ([`biolore_nn::kernels::packed_gemm`]), so that no product copies its weight; returns
+    /// how many layers were packed. Does nothing off the CPU, below AVX2, with
+    /// `BIOLORE_GEMM=blas`, or for int8 layers. The packed layers can no longer be trained.
+    pub fn pack_for_inference(&mut self) -> Result<usize> {
+        if !self.device.is_cpu() || !biolore_nn::kernels::packed_gemm::enabled() {
+            return Ok(0);
+        }
+        let mut packed = 0;
+        for (_, _, linear) in self.model.linears_mut() {
+            let done = linear.pack_in_place().map_err(|e| {
+                EncoderError::InvalidArgument(format!("packing a dense layer failed: {e}"))
+            })?;
+            packed += usize::from(done);
+        }
+        tracing::debug!(layers = packed, "packed float32 weights for inference");
+        self.packed_layers += packed;
+        Ok(packed)
+    }
+
+    /// The matrix product the dense layers run on, in words (for benchmarks and logs).
+    pub fn gemm_name(&self) -> String {
+        if self.precision == Precision::Int8 {
+            format!("int8 {}", biolore_nn::kernels::int8_gemm::kernel().name())
+        } else if self.packed_layers > 0 {
+            format!(
+                "packed f32 ({}; attention: {})",
+                biolore_nn::kernels::simd::level().name(),
+                biolore_nn::kernels::gemm::backend_name()
+            )
+        } else if self.device.is_cpu() {
+            biolore_nn::kernels::gemm::backend_name().to_string()
+        } else {
+            "the device's".to_string()
+        }
     }
 
     /// Converts the dense layers to int8 after calibrating on built-in texts (see
@@ -162,6 +208,7 @@ impl Encoder {
             tokenizer,
             device: device.clone(),
             precision: Precision::F32,
+            packed_layers: 0,
         })
     }
 

@@ -188,7 +188,11 @@ pub fn default_index(
             dir.display()
         );
         let kb = biolore_kb::store::open(&kb_path)?;
-        let encoder = Encoder::load(&resolve_model(model)?, device)?;
+        let encoder = Encoder::load_with_precision(
+            &resolve_model(model)?,
+            device,
+            biolore_encoder::Precision::F32,
+        )?;
         builder(&kb, &encoder, model, &dir).map_err(|source| LinkError::Build {
             path: dir.clone(),
             source,

@@ -1,5 +1,5 @@
-//! Dense layers `y = x Wᵀ + b`: float weights on the fast GEMM path, quantized (GGUF) weights,
-//! or int8 weights on the integer GEMM.
+//! Dense layers `y = x Wᵀ + b`: float weights on the fast GEMM path (packed once for inference,
+//! or through the BLAS), quantized (GGUF) weights, or int8 weights on the integer GEMM.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +9,7 @@ use candle_nn::VarBuilder;
 
 use crate::kernels::gemm;
 use crate::kernels::int8_gemm::{self, PackedWeight, QuantizedRows};
+use crate::kernels::packed_gemm::{self, PackedF32};
 
 /// The weight of a dense layer: a float matrix `[out, in]`, or a quantized one.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub enum LinearWeight {
     Quantized(QMatMul),
     /// An int8 matrix with its bias (inference on the CPU only), on the integer GEMM.
     Int8(Int8Weight),
+    /// A float matrix with its bias packed once for the inference GEMM (CPU only, not trainable).
+    Packed(Arc<PackedF32>),
 }
 
 /// An int8 weight: packed codes (bias included) and the multipliers the inputs get before they
@@ -125,8 +128,57 @@ impl Linear {
     pub fn weight(&self) -> Option<&Tensor> {
         match &self.weight {
             LinearWeight::Dense(w) => Some(w),
-            LinearWeight::Quantized(_) | LinearWeight::Int8(_) => None,
+            LinearWeight::Quantized(_) | LinearWeight::Int8(_) | LinearWeight::Packed(_) => None,
         }
+    }
+
+    /// Packs this layer for the inference GEMM when it has a float32 CPU weight (see
+    /// [`Linear::to_packed`]); true when it did.
+    pub fn pack_in_place(&mut self) -> candle_core::Result<bool> {
+        match &self.weight {
+            LinearWeight::Dense(w)
+                if w.device().is_cpu() && w.dtype() == candle_core::DType::F32 =>
+            {
+                *self = self.to_packed()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The packed float weight, when the layer has been converted by [`Linear::to_packed`].
+    pub fn packed_weight(&self) -> Option<&PackedF32> {
+        match &self.weight {
+            LinearWeight::Packed(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// This layer with its float32 weight and bias packed once for the inference GEMM
+    /// ([`packed_gemm`]): the same products without a copy of the weight per call. CPU
+    /// inference only; fails for a layer that has no float32 CPU weight.
+    pub fn to_packed(&self) -> candle_core::Result<Linear> {
+        let LinearWeight::Dense(weight) = &self.weight else {
+            candle_core::bail!("only a float layer can be packed")
+        };
+        if !weight.device().is_cpu() || weight.dtype() != candle_core::DType::F32 {
+            candle_core::bail!("only a float32 CPU layer can be packed")
+        }
+        let (n, k) = weight.dims2()?;
+        let w = weight.flatten_all()?.to_vec1::<f32>()?;
+        let bias = match &self.bias {
+            Some(b) => Some(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?),
+            None => None,
+        };
+        let Some(packed) = PackedF32::pack(&w, n, k, bias.as_deref()) else {
+            candle_core::bail!("weight [{n}, {k}] and bias do not match")
+        };
+        Ok(Linear {
+            weight: LinearWeight::Packed(Arc::new(packed)),
+            bias: None,
+            out_dim: self.out_dim,
+            recorder: None,
+        })
     }
 
     /// The int8 weight, when the layer has been converted by [`Linear::to_int8`].
@@ -242,6 +294,7 @@ impl Linear {
                 }
             }
             LinearWeight::Int8(w) => Self::int8_forward_then(w, &x2, rows, in_dim, Some(epilogue))?,
+            LinearWeight::Packed(w) => Self::packed_forward(w, &x2, rows, in_dim, Some(epilogue))?,
             _ => return Ok(None),
         };
         self.with_leading_dims(y, x).map(Some)
@@ -293,6 +346,7 @@ impl Linear {
                 }
             }
             LinearWeight::Int8(w) => Self::int8_forward(w, &x2, rows, in_dim)?,
+            LinearWeight::Packed(w) => Self::packed_forward(w, &x2, rows, in_dim, None)?,
         };
         self.with_leading_dims(y, x)
     }
@@ -366,6 +420,45 @@ impl Linear {
         }
         if let Some(f) = epilogue {
             f(&mut out);
+        }
+        Tensor::from_vec(out, (rows, n), &Device::Cpu)
+    }
+
+    /// `x Wᵀ + b` on the packed-weight GEMM, then `epilogue` over the output (through an
+    /// unpacked copy on candle's kernel when the CPU is below AVX2).
+    fn packed_forward(
+        w: &PackedF32,
+        x2: &Tensor,
+        rows: usize,
+        in_dim: usize,
+        epilogue: Option<gemm::Epilogue<'_>>,
+    ) -> candle_core::Result<Tensor> {
+        if !x2.device().is_cpu() {
+            candle_core::bail!("packed layers run on the CPU only")
+        }
+        if in_dim != w.cols() {
+            candle_core::bail!("packed layer takes {} inputs, got {in_dim}", w.cols())
+        }
+        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let n = w.rows();
+        let mut out = vec![0f32; rows * n];
+        let done = {
+            let (storage, layout) = x.storage_and_layout();
+            let Some(data) = crate::kernels::storage_f32(&storage, layout) else {
+                candle_core::bail!("packed layers need contiguous f32 CPU input")
+            };
+            packed_gemm::gemm(data, rows, w, &mut out, epilogue)
+        };
+        if !done {
+            let weight = Tensor::from_vec(w.unpack(), (n, in_dim), &Device::Cpu)?;
+            let mut y = x.matmul(&weight.t()?)?;
+            if let Some(b) = w.bias() {
+                y = y.broadcast_add(&Tensor::new(b, &Device::Cpu)?)?;
+            }
+            out = y.flatten_all()?.to_vec1::<f32>()?;
+            if let Some(f) = epilogue {
+                f(&mut out);
+            }
         }
         Tensor::from_vec(out, (rows, n), &Device::Cpu)
     }

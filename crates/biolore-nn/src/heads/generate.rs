@@ -115,12 +115,13 @@ impl LanguageModel {
     }
 
     fn assemble(
-        decoder: Decoder,
+        mut decoder: Decoder,
         tokenizer: tokenizers::Tokenizer,
         template: Option<ChatTemplate>,
         source: &Path,
         device: &Device,
     ) -> Result<Self> {
+        decoder.pack_for_inference().map_err(tensor_error(source))?;
         let vocab = decoder.config().vocab_size;
         let tokenizer_vocab = tokenizer.get_vocab_size(true);
         if tokenizer_vocab > vocab {

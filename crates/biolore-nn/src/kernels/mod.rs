@@ -1,4 +1,4 @@
-//! CPU kernels behind the blocks: the BLAS-backed GEMM, the int8 GEMM, the vectorised GELU, and
+//! CPU kernels behind the blocks: the BLAS-backed GEMM, the packed-weight float GEMM, the int8 GEMM, the vectorised GELU, and
 //! the fused layer norm and softmax whose backward passes training uses.
 
 pub mod attention;
@@ -6,6 +6,7 @@ pub mod gelu;
 pub mod gemm;
 pub mod int8_gemm;
 pub mod layer_norm;
+pub mod packed_gemm;
 pub mod simd;
 pub mod softmax;
 

@@ -165,6 +165,33 @@ impl Decoder {
         })
     }
 
+    /// Packs every float32 dense layer (and a float32 head) once for the CPU inference GEMM
+    /// ([`crate::kernels::packed_gemm`]), so that a decoding step does not copy each weight;
+    /// returns how many layers were packed. Does nothing off the CPU, below AVX2 or with
+    /// `BIOLORE_GEMM=blas`; quantized layers stay as they are.
+    pub fn pack_for_inference(&mut self) -> candle_core::Result<usize> {
+        if !self.embed.device().is_cpu() || !crate::kernels::packed_gemm::enabled() {
+            return Ok(0);
+        }
+        let mut packed = 0;
+        for layer in &mut self.layers {
+            let a = &mut layer.attention;
+            for linear in [
+                &mut a.query,
+                &mut a.key,
+                &mut a.value,
+                &mut a.output,
+                &mut layer.mlp.gate,
+                &mut layer.mlp.up,
+                &mut layer.mlp.down,
+            ] {
+                packed += usize::from(linear.pack_in_place()?);
+            }
+        }
+        packed += usize::from(self.lm_head.pack_in_place()?);
+        Ok(packed)
+    }
+
     /// The configuration the decoder was built from.
     pub fn config(&self) -> &DecoderConfig {
         &self.config
