@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write each workload's texts to DIR/<workload>.txt (one per line) and stop, so that
+    /// another engine (`compare_ort.py`) can run the very same texts.
+    #[arg(long, value_name = "DIR")]
+    pub write_texts: Option<PathBuf>,
     /// Benchmark linking against this index instead of encoding: single-mention latency
     /// (p50/p99) and batch throughput on the NCBI-disease dev mentions.
     #[arg(long)]
@@ -108,8 +112,38 @@ pub fn encoder_flops(encoder: &Encoder, lengths: &[usize]) -> f64 {
         .sum()
 }
 
+/// The texts of workload `w`: the first `--limit` MEDIC names or NCBI-disease sentences.
+fn workload_texts(args: &BenchArgs, w: Workload) -> Result<Vec<String>> {
+    match w {
+        Workload::Medic => {
+            workloads::medic_names(&args.data.join("medic/medic_06Jul2012.txt"), args.limit)
+        }
+        Workload::Ncbi => workloads::pubtator_sentences(
+            &args.data.join("ncbi-disease/NCBItrainset_corpus.txt"),
+            args.limit,
+        ),
+    }
+}
+
+/// Writes each workload's texts to `DIR/<workload>.txt`, one per line (for other engines).
+fn write_texts(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for &w in &args.workload {
+        let texts = workload_texts(args, w)?;
+        let path = dir.join(format!("{}.txt", format!("{w:?}").to_lowercase()));
+        let body: String = texts.iter().map(|t| format!("{}\n", t.replace('\n', " "))).collect();
+        std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{} texts → {}", texts.len(), path.display());
+    }
+    Ok(())
+}
+
 /// Runs `biolore bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(dir) = &args.write_texts {
+        return write_texts(&args, dir);
+    }
     if let Some(index) = &args.link_index {
         return run_link(&args, index);
     }
@@ -130,12 +164,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             encoder.spec().config.model_type,
             encoder.precision(),
             threads,
-            match encoder.precision() {
-                biolore_encoder::Precision::Int8 =>
-                    format!("int8 {}", biolore_nn::kernels::int8_gemm::kernel().name()),
-                biolore_encoder::Precision::F32 =>
-                    biolore_nn::kernels::gemm::backend_name().to_string(),
-            }
+            encoder.gemm_name()
         );
         println!(
             "{:<8} {:>6} {:>8} {:>9} {:>10} {:>11} {:>9}",
@@ -143,15 +172,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     for &w in &args.workload {
-        let texts = match w {
-            Workload::Medic => {
-                workloads::medic_names(&args.data.join("medic/medic_06Jul2012.txt"), args.limit)?
-            }
-            Workload::Ncbi => workloads::pubtator_sentences(
-                &args.data.join("ncbi-disease/NCBItrainset_corpus.txt"),
-                args.limit,
-            )?,
-        };
+        let texts = workload_texts(&args, w)?;
         if texts.is_empty() {
             bail!(
                 "workload {w:?} is empty (data folder {})",
@@ -214,7 +235,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             threads,
             batch_size: args.model.batch_size,
             max_batch_tokens: args.model.max_batch_tokens,
-            gemm: biolore_nn::kernels::gemm::backend_name().to_string(),
+            gemm: encoder.gemm_name(),
             precision: encoder.precision().to_string(),
             against_f32,
         };
