@@ -132,7 +132,10 @@ fn write_texts(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     for &w in &args.workload {
         let texts = workload_texts(args, w)?;
         let path = dir.join(format!("{}.txt", format!("{w:?}").to_lowercase()));
-        let body: String = texts.iter().map(|t| format!("{}\n", t.replace('\n', " "))).collect();
+        let body: String = texts
+            .iter()
+            .map(|t| format!("{}\n", t.replace('\n', " ")))
+            .collect();
         std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
         println!("{} texts → {}", texts.len(), path.display());
     }
