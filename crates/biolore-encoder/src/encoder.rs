@@ -125,7 +125,8 @@ impl Encoder {
     /// Packs every float32 dense layer once for the CPU inference GEMM
     /// ([`biolore_nn::kernels::packed_gemm`]), so that no product copies its weight; returns
     /// how many layers were packed. Does nothing off the CPU, below AVX2, with
-    /// `BIOLORE_GEMM=blas`, or for int8 layers. The packed layers can no longer be trained.
+    /// `BIOLORE_GEMM=blas`, or for int8 layers. The packed layers can no longer be trained or
+    /// converted to int8 (load with [`Precision::Int8`] for that).
     pub fn pack_for_inference(&mut self) -> Result<usize> {
         if !self.device.is_cpu() || !biolore_nn::kernels::packed_gemm::enabled() {
             return Ok(0);

@@ -41,8 +41,25 @@ fn check_model(name: &str) {
     check_folder(name, &common::model_dir(name), reference(name));
 }
 
+/// Checks the model as training loads it (float weights on the BLAS) and as inference loads it
+/// (weights packed for biolore's own GEMM, where the CPU has AVX2).
 fn check_folder(name: &str, folder: &std::path::Path, reference: ModelReference) {
-    let encoder = Encoder::load(folder, &Device::Cpu).expect("model loads");
+    let plain = Encoder::load(folder, &Device::Cpu).expect("model loads");
+    check_encoder(&format!("{name} (float weights)"), &plain, &reference);
+    let packed =
+        Encoder::load_with_precision(folder, &Device::Cpu, biolore_encoder::Precision::F32)
+            .expect("model loads for inference");
+    if biolore_nn::kernels::packed_gemm::enabled() {
+        assert!(
+            packed.gemm_name().starts_with("packed f32"),
+            "{}",
+            packed.gemm_name()
+        );
+    }
+    check_encoder(&format!("{name} (packed)"), &packed, &reference);
+}
+
+fn check_encoder(name: &str, encoder: &Encoder, reference: &ModelReference) {
     assert_eq!(encoder.spec().max_seq_length, reference.max_seq_length);
     assert_eq!(encoder.dim(), reference.dim);
     let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();

@@ -131,10 +131,16 @@ fn write_texts(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for &w in &args.workload {
         let texts = workload_texts(args, w)?;
+        if texts.is_empty() {
+            bail!(
+                "workload {w:?} is empty (data folder {})",
+                args.data.display()
+            );
+        }
         let path = dir.join(format!("{}.txt", format!("{w:?}").to_lowercase()));
         let body: String = texts
             .iter()
-            .map(|t| format!("{}\n", t.replace('\n', " ")))
+            .map(|t| format!("{}\n", t.replace(['\n', '\r'], " ")))
             .collect();
         std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
         println!("{} texts → {}", texts.len(), path.display());

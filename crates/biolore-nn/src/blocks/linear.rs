@@ -124,7 +124,7 @@ impl Linear {
         Self::new(weight, bias)
     }
 
-    /// The float weight matrix `[out, in]` (`None` for a quantized layer).
+    /// The float weight matrix `[out, in]` (`None` for GGUF-quantized, int8 and packed layers).
     pub fn weight(&self) -> Option<&Tensor> {
         match &self.weight {
             LinearWeight::Dense(w) => Some(w),
@@ -135,6 +135,9 @@ impl Linear {
     /// Packs this layer for the inference GEMM when it has a float32 CPU weight (see
     /// [`Linear::to_packed`]); true when it did.
     pub fn pack_in_place(&mut self) -> candle_core::Result<bool> {
+        if !packed_gemm::available() {
+            return Ok(false);
+        }
         match &self.weight {
             LinearWeight::Dense(w)
                 if w.device().is_cpu() && w.dtype() == candle_core::DType::F32 =>
@@ -264,7 +267,8 @@ impl Linear {
         })
     }
 
-    /// The bias, when the layer has one.
+    /// The float bias of a float or GGUF layer (`None` without one, and for int8 and packed
+    /// layers, which keep theirs inside the packed weight).
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
     }
@@ -275,7 +279,7 @@ impl Linear {
     }
 
     /// Applies the layer to `[..., in]` and then `epilogue` to every output value in place, for
-    /// inference on the CPU (float weights on the BLAS, or int8 weights); `None` for tracked
+    /// inference on the CPU (packed weights, float weights on the BLAS, or int8 weights); `None` for tracked
     /// inputs and other weights (the caller then runs [`Linear::forward`] and the activation).
     pub fn forward_then(
         &self,
@@ -439,8 +443,14 @@ impl Linear {
         if in_dim != w.cols() {
             candle_core::bail!("packed layer takes {} inputs, got {in_dim}", w.cols())
         }
-        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        if x2.track_op() {
+            candle_core::bail!("packed layers are for inference: they pass no gradient")
+        }
         let n = w.rows();
+        if rows == 0 {
+            return Tensor::zeros((0, n), candle_core::DType::F32, &Device::Cpu);
+        }
+        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
         let mut out = vec![0f32; rows * n];
         let done = {
             let (storage, layout) = x.storage_and_layout();

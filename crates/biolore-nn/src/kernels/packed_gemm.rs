@@ -19,7 +19,8 @@ use std::ops::Range;
 use super::gemm::{Epilogue, OutPtr};
 use super::simd::Level;
 
-/// Output columns per packed panel (two 512-bit or four 256-bit registers per row).
+/// Output columns per packed panel (two 512-bit registers per row; the AVX2 kernel takes a
+/// panel as two halves of 16 columns).
 pub const PANEL: usize = 32;
 /// Inputs per cache block: one panel's block (`KC × PANEL` floats, 32 KiB) stays in L1 while
 /// every row tile of a row block runs over it.
@@ -146,8 +147,8 @@ pub fn enabled() -> bool {
 }
 
 /// `out = x Wᵀ + b` for row-major `x` `[m, k]` and `out` `[m, n]`, then `epilogue` over the
-/// output, at the current level; false (and `out` untouched) when the sizes don't match or the
-/// CPU is below AVX2.
+/// output, at the current level; false (and `out` untouched) when the sizes don't match, `m` is
+/// 0 or the CPU is below AVX2.
 ///
 /// When the calling thread may split its kernels ([`crate::runtime::kernel_split`]) and the
 /// product is large enough, the panels are shared among that many parts on the rayon pool.
@@ -174,7 +175,7 @@ pub fn gemm_at(
     epilogue: Option<Epilogue<'_>>,
 ) -> bool {
     let (n, k) = (w.n, w.k);
-    if m == 0 || x.len() != m * k || out.len() != m * n {
+    if m == 0 || Some(x.len()) != m.checked_mul(k) || Some(out.len()) != m.checked_mul(n) {
         return false;
     }
     let level = level.min(super::simd::level_supported());
@@ -283,11 +284,12 @@ struct Tile {
 }
 
 impl Tile {
-    /// The same tile `rows` rows further down.
-    unsafe fn down(&self, rows: usize) -> Tile {
+    /// The same tile `rows` rows further down (may point one row block past the end when no
+    /// rows are left, hence the wrapping arithmetic: such a tile is never read or written).
+    fn down(&self, rows: usize) -> Tile {
         Tile {
-            a: self.a.add(rows * self.lda),
-            c: self.c.add(rows * self.ldc),
+            a: self.a.wrapping_add(rows * self.lda),
+            c: self.c.wrapping_add(rows * self.ldc),
             ..*self
         }
     }
