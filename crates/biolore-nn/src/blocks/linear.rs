@@ -397,28 +397,22 @@ impl Linear {
         in_dim: usize,
         epilogue: Option<gemm::Epilogue<'_>>,
     ) -> candle_core::Result<Tensor> {
-        if !x2.device().is_cpu() {
-            candle_core::bail!("int8 layers run on the CPU only")
-        }
         if in_dim != w.packed.cols() {
             candle_core::bail!("int8 layer takes {} inputs, got {in_dim}", w.packed.cols())
         }
-        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
         let n = w.packed.rows();
         let mut out = vec![0f32; rows * n];
+        let x = Self::cpu_rows(x2, "int8")?;
         {
             let (storage, layout) = x.storage_and_layout();
-            let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
-                candle_core::bail!("int8 layers need f32 CPU input")
-            };
-            let Some((start, end)) = layout.contiguous_offsets() else {
-                candle_core::bail!("int8 layers need contiguous input")
+            let Some(data) = crate::kernels::storage_f32(&storage, layout) else {
+                candle_core::bail!("int8 layers need contiguous f32 CPU input")
             };
             let multipliers = w.multipliers.as_deref().map(Vec::as_slice);
             // Taken out of the cell for the product: a thread that picks up another layer's work
             // while the product's parts run (rayon work stealing) then gets a fresh buffer.
             let mut quantized = ROWS.take();
-            quantized.fill(&data[start..end], rows, in_dim, multipliers);
+            quantized.fill(data, rows, in_dim, multipliers);
             int8_gemm::gemm(&quantized, &w.packed, &mut out);
             ROWS.set(quantized);
         }
@@ -437,9 +431,6 @@ impl Linear {
         in_dim: usize,
         epilogue: Option<gemm::Epilogue<'_>>,
     ) -> candle_core::Result<Tensor> {
-        if !x2.device().is_cpu() {
-            candle_core::bail!("packed layers run on the CPU only")
-        }
         if in_dim != w.cols() {
             candle_core::bail!("packed layer takes {} inputs, got {in_dim}", w.cols())
         }
@@ -447,10 +438,10 @@ impl Linear {
             candle_core::bail!("packed layers are for inference: they pass no gradient")
         }
         let n = w.rows();
+        let x = Self::cpu_rows(x2, "packed")?;
         if rows == 0 {
             return Tensor::zeros((0, n), candle_core::DType::F32, &Device::Cpu);
         }
-        let x = x2.to_dtype(candle_core::DType::F32)?.contiguous()?;
         let mut out = vec![0f32; rows * n];
         let done = {
             let (storage, layout) = x.storage_and_layout();
@@ -471,6 +462,15 @@ impl Linear {
             }
         }
         Tensor::from_vec(out, (rows, n), &Device::Cpu)
+    }
+
+    /// `x2` as a contiguous float32 tensor, for the CPU kernels of `kind` layers (an error
+    /// naming them off the CPU).
+    fn cpu_rows(x2: &Tensor, kind: &str) -> candle_core::Result<Tensor> {
+        if !x2.device().is_cpu() {
+            candle_core::bail!("{kind} layers run on the CPU only")
+        }
+        x2.to_dtype(candle_core::DType::F32)?.contiguous()
     }
 
     fn candle_forward(&self, x2: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
