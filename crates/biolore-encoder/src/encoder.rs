@@ -128,9 +128,6 @@ impl Encoder {
     /// `BIOLORE_GEMM=blas`, or for int8 layers. The packed layers can no longer be trained or
     /// converted to int8 (load with [`Precision::Int8`] for that).
     pub fn pack_for_inference(&mut self) -> Result<usize> {
-        if !self.device.is_cpu() || !biolore_nn::kernels::packed_gemm::enabled() {
-            return Ok(0);
-        }
         let mut packed = 0;
         for (_, _, linear) in self.model.linears_mut() {
             let done = linear.pack_in_place().map_err(|e| {

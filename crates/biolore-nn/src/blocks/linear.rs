@@ -132,10 +132,11 @@ impl Linear {
         }
     }
 
-    /// Packs this layer for the inference GEMM when it has a float32 CPU weight (see
-    /// [`Linear::to_packed`]); true when it did.
+    /// Packs this layer for the inference GEMM when it has a float32 CPU weight and the packed
+    /// kernels are enabled ([`packed_gemm::enabled`]: AVX2 or wider, no `BIOLORE_GEMM=blas`;
+    /// see [`Linear::to_packed`]); true when it did.
     pub fn pack_in_place(&mut self) -> candle_core::Result<bool> {
-        if !packed_gemm::available() {
+        if !packed_gemm::enabled() {
             return Ok(false);
         }
         match &self.weight {
@@ -146,14 +147,6 @@ impl Linear {
                 Ok(true)
             }
             _ => Ok(false),
-        }
-    }
-
-    /// The packed float weight, when the layer has been converted by [`Linear::to_packed`].
-    pub fn packed_weight(&self) -> Option<&PackedF32> {
-        match &self.weight {
-            LinearWeight::Packed(w) => Some(w),
-            _ => None,
         }
     }
 

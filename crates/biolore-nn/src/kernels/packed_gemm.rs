@@ -101,11 +101,6 @@ impl PackedF32 {
         self.k
     }
 
-    /// Bytes held by the packed weight and bias.
-    pub fn bytes(&self) -> usize {
-        (self.data.len() + self.bias.len()) * 4
-    }
-
     /// Whether the layer has a bias.
     pub fn has_bias(&self) -> bool {
         !self.bias.is_empty()

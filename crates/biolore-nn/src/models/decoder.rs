@@ -170,9 +170,6 @@ impl Decoder {
     /// returns how many layers were packed. Does nothing off the CPU, below AVX2 or with
     /// `BIOLORE_GEMM=blas`; quantized layers stay as they are.
     pub fn pack_for_inference(&mut self) -> candle_core::Result<usize> {
-        if !self.embed.device().is_cpu() || !crate::kernels::packed_gemm::enabled() {
-            return Ok(0);
-        }
         let mut packed = 0;
         for layer in &mut self.layers {
             let a = &mut layer.attention;
