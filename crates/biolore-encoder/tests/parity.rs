@@ -2,7 +2,7 @@
 
 mod common;
 
-use biolore_encoder::{cosine, BatchLimits, Encoder};
+use biolore_encoder::{cosine, BatchLimits, Encoder, Precision};
 use candle_core::Device;
 use serde::Deserialize;
 
@@ -178,4 +178,77 @@ fn precision_names_parse() {
     assert_eq!("F32".parse::<Precision>().unwrap(), Precision::F32);
     let err = "fp8".parse::<Precision>().unwrap_err().to_string();
     assert!(err.contains("fp8") && err.contains("int8"), "{err}");
+}
+
+/// Inference on the real tokens in reused buffers gives each text the same bits in any batch
+/// (alone, batched, with the work split across a pool's threads), the tensor pass's bits for a
+/// text alone, and the padded tensor pass's states to float rounding (float32 packed and int8
+/// weights).
+#[test]
+fn the_pass_on_rows_gives_each_text_the_same_bits_in_any_batch() {
+    // The OpenBLAS that scripts/setup.sh installs beside the models.
+    let models = common::model_dir("all-MiniLM-L6-v2");
+    if let Some(dir) = models.parent() {
+        biolore_nn::kernels::gemm::add_search_dir(&dir.join(".lib"));
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(biolore_nn::kernels::gemm::available(), "no OpenBLAS loaded");
+    }
+    if !biolore_nn::kernels::packed_gemm::enabled() || !biolore_nn::kernels::gemm::available() {
+        eprintln!("packed kernels or BLAS not available here: the pass on rows is not used");
+        return;
+    }
+    let texts = [
+        "Patient denies chest pain, shortness of breath, or palpitations.",
+        "fever",
+        "autosomal dominant polycystic kidney disease type 1",
+        "a",
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+        let folder = common::model_dir(name);
+        let packed = Encoder::load_with_precision(&folder, &Device::Cpu, Precision::F32).unwrap();
+        let int8 = Encoder::load_with_precision(&folder, &Device::Cpu, Precision::Int8).unwrap();
+        for (kind, encoder) in [("packed", &packed), ("int8", &int8)] {
+            let model = encoder.transformer();
+            assert!(model.runs_on_rows(), "{name} {kind}");
+            let ids = encoder.tokenize(&texts).unwrap();
+            let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+            let (batch_ids, mask) = encoder.pad_batch(&seqs).unwrap();
+            let padded = model.forward_padded(&batch_ids, &mask, false).unwrap();
+            let rows = model.forward(&batch_ids, &mask, false).unwrap();
+            let split = pool
+                .install(|| {
+                    biolore_nn::runtime::with_kernel_split(2, || {
+                        model.forward(&batch_ids, &mask, false)
+                    })
+                })
+                .unwrap();
+            let [rows, split, padded] = [rows, split, padded].map(|t| t.to_vec3::<f32>().unwrap());
+            for (i, seq) in seqs.iter().enumerate() {
+                let (one_ids, one_mask) = encoder.pad_batch(&[seq]).unwrap();
+                let alone = model.forward(&one_ids, &one_mask, false).unwrap();
+                let alone_padded = model.forward_padded(&one_ids, &one_mask, false).unwrap();
+                let [alone, alone_padded] =
+                    [alone, alone_padded].map(|t| t.to_vec3::<f32>().unwrap());
+                for t in 0..seq.len() {
+                    let text = texts[i];
+                    assert_eq!(alone[0][t], rows[i][t], "{name} {kind}: {text:?} alone");
+                    assert_eq!(split[i][t], rows[i][t], "{name} {kind}: {text:?} split");
+                    // With nothing to pad, the tensor pass computes the same products.
+                    assert_eq!(alone_padded[0][t], rows[i][t], "{name} {kind}: {text:?}");
+                    // Padded, its attention products are longer: float rounding, which int8's
+                    // requantization amplifies (a code rounded the other way moves a state by
+                    // a quantum).
+                    let cos = cosine(&padded[i][t], &rows[i][t]);
+                    assert!(cos >= 0.9995, "{name} {kind}: {text:?}: cos {cos}");
+                }
+                // Padded positions are zero on rows.
+                assert!(rows[i][seq.len()..].iter().flatten().all(|&v| v == 0.0));
+            }
+        }
+    }
 }

@@ -78,3 +78,87 @@ fn fused_attention_matches_candle_with_both_bias_shapes() {
         }
     }
 }
+
+/// The attention of a ragged batch (real tokens only) gives each sequence what the fused
+/// attention gives it alone, bit for bit, with and without MPNet's per-head bias, whole or
+/// split across a pool's threads.
+#[test]
+fn ragged_attention_gives_each_sequence_its_own_attention() {
+    if !blas_loaded() {
+        eprintln!("no BLAS library (run scripts/setup.sh): the ragged attention needs one");
+        return;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let dev = &Device::Cpu;
+    let (heads, hidden) = (12, 384);
+    let lengths = [9usize, 1, 0, 17, 4];
+    let padded = *lengths.iter().max().unwrap();
+    let rows: usize = lengths.iter().sum();
+    let mut starts = vec![0];
+    for len in lengths {
+        starts.push(starts[starts.len() - 1] + len);
+    }
+    let q = Tensor::randn(0f32, 1.0, (rows, hidden), dev).unwrap();
+    let k = Tensor::randn(0f32, 1.0, (rows, hidden), dev).unwrap();
+    let v = Tensor::randn(0f32, 1.0, (rows, hidden), dev).unwrap();
+    let positions = Tensor::randn(0f32, 1.0, (heads, padded, padded), dev).unwrap();
+    let data = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let (qd, kd, vd, pd) = (data(&q), data(&k), data(&v), data(&positions));
+    for with_positions in [false, true] {
+        let bias = with_positions.then(|| attention::HeadBias {
+            data: &pd,
+            t: padded,
+        });
+        let mut whole = vec![0f32; rows * hidden];
+        assert!(attention::attend_rows(
+            (&qd, &kd, &vd),
+            (heads, hidden),
+            &starts,
+            bias,
+            &mut whole
+        ));
+        let mut split = vec![0f32; rows * hidden];
+        pool.install(|| {
+            with_kernel_split(2, || {
+                attention::attend_rows((&qd, &kd, &vd), (heads, hidden), &starts, bias, &mut split)
+            })
+        });
+        assert_eq!(whole, split, "the split changed the result");
+        for (s, &len) in lengths.iter().enumerate().filter(|(_, &len)| len > 0) {
+            let one = |t: &Tensor| t.narrow(0, starts[s], len).unwrap().unsqueeze(0).unwrap();
+            let bias = if with_positions {
+                positions
+                    .narrow(1, 0, len)
+                    .unwrap()
+                    .narrow(2, 0, len)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap()
+            } else {
+                Tensor::zeros((1, 1, 1, len), candle_core::DType::F32, dev).unwrap()
+            };
+            let alone = attention::attend(&one(&q), &one(&k), &one(&v), &bias, heads)
+                .unwrap()
+                .unwrap();
+            let alone = data(&alone);
+            assert_eq!(
+                alone,
+                whole[starts[s] * hidden..starts[s + 1] * hidden],
+                "sequence {s} (length {len}, positions {with_positions})"
+            );
+        }
+    }
+    // Sizes that don't fit are refused, leaving the output alone.
+    let mut out = vec![7f32; rows * hidden];
+    assert!(!attention::attend_rows(
+        (&qd, &kd, &vd),
+        (heads, hidden),
+        &[0, rows + 1],
+        None,
+        &mut out
+    ));
+    assert!(out.iter().all(|&x| x == 7.0));
+}

@@ -37,6 +37,18 @@ impl Int8Weight {
     pub fn packed(&self) -> &PackedWeight {
         &self.packed
     }
+
+    /// `out = x Wᵀ + b` for row-major `x` `[rows, k]`: each row quantized with its own scales
+    /// (after the input multipliers) into this thread's buffer, then the integer GEMM.
+    fn gemm(&self, x: &[f32], rows: usize, k: usize, out: &mut [f32]) {
+        let multipliers = self.multipliers.as_deref().map(Vec::as_slice);
+        // Taken out of the cell for the product: a thread that picks up another layer's work
+        // while the product's parts run (rayon work stealing) then gets a fresh buffer.
+        let mut quantized = ROWS.take();
+        quantized.fill(x, rows, k, multipliers);
+        int8_gemm::gemm(&quantized, &self.packed, out);
+        ROWS.set(quantized);
+    }
 }
 
 /// The largest absolute value each input of a layer has taken while recording.
@@ -297,6 +309,54 @@ impl Linear {
         self.with_leading_dims(y, x).map(Some)
     }
 
+    /// Whether [`Linear::forward_rows`] can run this layer: packed or int8 weights, not
+    /// recording its inputs.
+    pub fn runs_on_rows(&self) -> bool {
+        self.recorder.is_none()
+            && matches!(self.weight, LinearWeight::Packed(_) | LinearWeight::Int8(_))
+    }
+
+    /// `out = x Wᵀ + b`, then `epilogue` over `out`, for row-major `x` `[rows, in]` and `out`
+    /// `[rows, out]` in the caller's buffers (inference on the CPU: the encoder's pass over
+    /// reused buffers). Only for layers that [`Linear::runs_on_rows`]; an error otherwise or
+    /// when the sizes don't match.
+    pub fn forward_rows(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        epilogue: Option<gemm::Epilogue<'_>>,
+    ) -> candle_core::Result<()> {
+        let (n, k) = match &self.weight {
+            LinearWeight::Packed(w) => (w.rows(), w.cols()),
+            LinearWeight::Int8(w) => (w.packed.rows(), w.packed.cols()),
+            _ => candle_core::bail!("only packed and int8 layers run on rows"),
+        };
+        if Some(x.len()) != rows.checked_mul(k) || Some(out.len()) != rows.checked_mul(n) {
+            candle_core::bail!(
+                "layer [{n}, {k}] got {} inputs and {} outputs for {rows} rows",
+                x.len(),
+                out.len()
+            )
+        }
+        if rows == 0 || self.recorder.is_some() {
+            candle_core::bail!("layer can't run on rows (no rows, or recording its inputs)")
+        }
+        match &self.weight {
+            LinearWeight::Packed(w) if !packed_gemm::gemm(x, rows, w, out, epilogue) => {
+                candle_core::bail!("the packed kernels need AVX2 and FMA")
+            }
+            LinearWeight::Int8(w) => {
+                w.gemm(x, rows, k, out);
+                if let Some(f) = epilogue {
+                    f(out);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// `x` `[..., in]` as a matrix `[rows, in]`, with `rows` and `in`.
     fn as_rows(x: &Tensor) -> candle_core::Result<(Tensor, usize, usize)> {
         let in_dim = x.dims().last().copied().unwrap_or(0);
@@ -401,13 +461,7 @@ impl Linear {
             let Some(data) = crate::kernels::storage_f32(&storage, layout) else {
                 candle_core::bail!("int8 layers need contiguous f32 CPU input")
             };
-            let multipliers = w.multipliers.as_deref().map(Vec::as_slice);
-            // Taken out of the cell for the product: a thread that picks up another layer's work
-            // while the product's parts run (rayon work stealing) then gets a fresh buffer.
-            let mut quantized = ROWS.take();
-            quantized.fill(data, rows, in_dim, multipliers);
-            int8_gemm::gemm(&quantized, &w.packed, &mut out);
-            ROWS.set(quantized);
+            w.gemm(data, rows, in_dim, &mut out);
         }
         if let Some(f) = epilogue {
             f(&mut out);

@@ -3,7 +3,7 @@
 use candle_core::{DType, Tensor, D};
 use candle_nn::VarBuilder;
 
-use crate::kernels::layer_norm::{add_layer_norm, layer_norm_differentiable};
+use crate::kernels::layer_norm::{add_layer_norm, add_layer_norm_into, layer_norm_differentiable};
 
 /// Layer normalisation over the last dimension, with weight and bias.
 #[derive(Debug, Clone)]
@@ -35,6 +35,40 @@ impl LayerNorm {
             }
         }
         self.forward(&(x + residual)?)
+    }
+
+    /// `LayerNorm(x + residual)` over row-major rows in the caller's buffers, into `out` (the
+    /// encoder's inference pass over reused buffers); an error when the weights are not
+    /// float32 CPU tensors or the sizes don't match.
+    pub fn forward_residual_rows(
+        &self,
+        x: &[f32],
+        residual: &[f32],
+        out: &mut [f32],
+    ) -> candle_core::Result<()> {
+        let guards = [&self.weight, &self.bias].map(|t| t.storage_and_layout());
+        let [Some(weight), Some(bias)] = guards
+            .each_ref()
+            .map(|(s, l)| crate::kernels::storage_f32(s, l))
+        else {
+            candle_core::bail!("layer norm on rows needs float32 CPU weights")
+        };
+        let width = weight.len();
+        if width == 0
+            || bias.len() != width
+            || !x.len().is_multiple_of(width)
+            || residual.len() != x.len()
+            || out.len() != x.len()
+        {
+            candle_core::bail!(
+                "layer norm of width {width} got {} inputs, {} residuals, {} outputs",
+                x.len(),
+                residual.len(),
+                out.len()
+            )
+        }
+        add_layer_norm_into(x, residual, weight, bias, self.eps as f32, out);
+        Ok(())
     }
 
     fn tracked(&self, x: &Tensor) -> bool {

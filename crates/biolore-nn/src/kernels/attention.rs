@@ -33,9 +33,11 @@ fn lane_max(xs: &[f32]) -> f32 {
 #[inline(always)]
 fn bias_softmax_body(scores: &mut [f32], bias: &[f32], width: usize, bias_stride: usize) {
     for (r, row) in scores.chunks_exact_mut(width).enumerate() {
-        let b = &bias[r * bias_stride..r * bias_stride + width];
-        for (s, &bv) in row.iter_mut().zip(b) {
-            *s += bv;
+        if !bias.is_empty() {
+            let b = &bias[r * bias_stride..r * bias_stride + width];
+            for (s, &bv) in row.iter_mut().zip(b) {
+                *s += bv;
+            }
         }
         let max = lane_max(row);
         for s in row.iter_mut() {
@@ -49,8 +51,9 @@ fn bias_softmax_body(scores: &mut [f32], bias: &[f32], width: usize, bias_stride
 }
 
 multiversion!(
-    /// Adds the bias to each row of `width` scores (query row `r` takes `bias[r·bias_stride..]`)
-    /// and replaces the row by its softmax, at the widest vector width the CPU has.
+    /// Adds the bias to each row of `width` scores (query row `r` takes `bias[r·bias_stride..]`;
+    /// an empty `bias` adds nothing) and replaces the row by its softmax, at the widest vector
+    /// width the CPU has.
     pub fn bias_softmax / bias_softmax_at (
         scores: &mut [f32],
         bias: &[f32],
@@ -162,6 +165,108 @@ pub fn attend(
         }
     }
     Tensor::from_vec(out, (b, t, hidden), q.device()).map(Some)
+}
+
+thread_local! {
+    /// This thread's attention scores, reused by every head it runs.
+    static SCORES: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The relative-position bias of MPNet for [`attend_rows`]: `[heads, t, t]` for the batch's
+/// padded length `t`; a sequence of length `l` takes the top-left `l × l` block of each head's.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadBias<'a> {
+    /// The biases, head after head.
+    pub data: &'a [f32],
+    /// The padded length `t`.
+    pub t: usize,
+}
+
+/// `softmax(q kᵀ / √d + bias) v` for every head of every sequence of a ragged batch, for
+/// inference: `q`, `k` and `v` hold the real tokens only, `[rows, hidden]` with `heads` heads
+/// side by side, sequence `s` on rows `starts[s]..starts[s + 1]`; each sequence attends to itself
+/// alone, so no padding mask is needed. The context goes into `out` `[rows, hidden]`. False
+/// (and `out` untouched) when no BLAS is loaded or the sizes don't match. With idle workers
+/// (see [`crate::runtime::kernel_split`]) the (sequence, head) pairs are shared among them.
+pub fn attend_rows(
+    (q, k, v): (&[f32], &[f32], &[f32]),
+    (heads, hidden): (usize, usize),
+    starts: &[usize],
+    bias: Option<HeadBias<'_>>,
+    out: &mut [f32],
+) -> bool {
+    let rows = starts.last().copied().unwrap_or(0);
+    let longest = starts.windows(2).map(|w| w[1].saturating_sub(w[0])).max();
+    let sizes_fit = heads > 0
+        && hidden > 0
+        && hidden % heads == 0
+        && starts.first() == Some(&0)
+        && starts.windows(2).all(|w| w[0] <= w[1])
+        && [q.len(), k.len(), v.len(), out.len()]
+            .iter()
+            .all(|&len| Some(len) == rows.checked_mul(hidden))
+        && i32::try_from(rows * hidden).is_ok()
+        && bias.is_none_or(|b| {
+            longest.is_some_and(|l| l <= b.t)
+                && Some(b.data.len()) == b.t.checked_mul(b.t).and_then(|tt| tt.checked_mul(heads))
+        });
+    if !super::gemm::available() || !sizes_fit {
+        return false;
+    }
+    let head_dim = hidden / heads;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let c = OutPtr(out.as_mut_ptr());
+    let head = |job: usize| {
+        let (s, h) = (job / heads, job % heads);
+        let (first, len) = (starts[s], starts[s + 1] - starts[s]);
+        if len == 0 {
+            return;
+        }
+        let at = first * hidden + h * head_dim;
+        let mut scores = SCORES.take();
+        scores.resize(len * len, 0.0);
+        // SAFETY: the sequence's `len` rows of `hidden` from row `first` lie inside q and k
+        // (checked above), so this head's `len × head_dim` blocks do; `scores` holds `len²`.
+        unsafe {
+            super::gemm::sgemm_strided(
+                true,
+                (len, len, head_dim),
+                scale,
+                (q.as_ptr().add(at), hidden),
+                (k.as_ptr().add(at), hidden),
+                (scores.as_mut_ptr(), len),
+            );
+        }
+        match bias {
+            Some(b) => bias_softmax(&mut scores, &b.data[h * b.t * b.t..], len, b.t),
+            None => bias_softmax(&mut scores, &[], len, 0),
+        }
+        // SAFETY: v's block lies inside v as above; the output block is this head's columns of
+        // this sequence's rows, which no other job writes, and `out` outlives every job.
+        unsafe {
+            super::gemm::sgemm_strided(
+                false,
+                (len, head_dim, len),
+                1.0,
+                (scores.as_ptr(), len),
+                (v.as_ptr().add(at), hidden),
+                (c.at(at), hidden),
+            );
+        }
+        SCORES.set(scores);
+    };
+    let jobs = (starts.len() - 1) * heads;
+    let parts = crate::runtime::kernel_split().min(jobs);
+    if parts > 1 {
+        use rayon::prelude::*;
+        (0..jobs)
+            .into_par_iter()
+            .with_min_len(jobs.div_ceil(parts))
+            .for_each(head);
+    } else {
+        (0..jobs).for_each(head);
+    }
+    true
 }
 
 #[cfg(test)]

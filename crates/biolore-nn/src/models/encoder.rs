@@ -6,8 +6,10 @@ use candle_nn::VarBuilder;
 use super::bert::BertEmbeddings;
 use super::config::{Architecture, TransformerConfig};
 use super::encoder_layer::EncoderLayer;
+use super::encoder_rows::{with_buffers, Ragged};
 use super::mpnet::{MpNetEmbeddings, RelativePositionBias};
 use crate::blocks::attention_bias;
+use crate::kernels::attention::HeadBias;
 
 /// Input embeddings of either architecture.
 #[derive(Debug, Clone)]
@@ -106,7 +108,28 @@ impl Transformer {
     }
 
     /// Token states for right-padded `ids` `[batch, seq]` with 0/1 `mask`; dropout is on when `train`.
+    ///
+    /// For inference on the CPU with packed or int8 dense layers (see
+    /// [`Transformer::runs_on_rows`]) the layers run on the real tokens only, in buffers the
+    /// thread reuses ([`super::encoder_rows`]); the states at padded positions are then zero.
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        if !train {
+            if let Some(states) = self.forward_rows(ids, mask)? {
+                return Ok(states);
+            }
+        }
+        self.forward_padded(ids, mask, train)
+    }
+
+    /// Token states by the tensor pass over the whole padded batch (the one training
+    /// differentiates), whatever the weights; [`Transformer::forward`] picks it except for
+    /// inference on rows.
+    pub fn forward_padded(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let (_, t) = ids.dims2()?;
         let mut x = match &self.embeddings {
             Embeddings::Bert(e) => e.forward(ids, mask, train)?,
@@ -120,5 +143,61 @@ impl Transformer {
             x = layer.forward(&x, &bias, train)?;
         }
         Ok(x)
+    }
+
+    /// Whether inference runs on the real tokens in reused buffers: a CPU encoder whose every
+    /// layer [`EncoderLayer::runs_on_rows`] (packed or int8 dense layers, exact GELU), with the
+    /// BLAS for the attention's products.
+    pub fn runs_on_rows(&self) -> bool {
+        crate::kernels::gemm::available()
+            && self.word_embeddings().device().is_cpu()
+            && self.layers.iter().all(EncoderLayer::runs_on_rows)
+    }
+
+    /// The inference pass of [`super::encoder_rows`], or `None` where it does not apply (see
+    /// [`Transformer::runs_on_rows`]; a mask that is not right-padded; no real token).
+    fn forward_rows(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        if !self.runs_on_rows() || !ids.device().is_cpu() {
+            return Ok(None);
+        }
+        let Some(ragged) = Ragged::from_mask(mask)? else {
+            return Ok(None);
+        };
+        if ragged.rows() == 0 {
+            return Ok(None);
+        }
+        let (b, t) = ids.dims2()?;
+        let embedded = match &self.embeddings {
+            Embeddings::Bert(e) => e.forward(ids, mask, false)?,
+            Embeddings::MpNet(e) => e.forward(ids, mask, false)?,
+        }
+        .contiguous()?;
+        let hidden = embedded.dim(2)?;
+        let position_bias = match &self.position_bias {
+            Some(pb) => Some(pb.forward(t, ids.device())?.contiguous()?),
+            None => None,
+        };
+        let states = {
+            let (storage, layout) = embedded.storage_and_layout();
+            let Some(embedded) = crate::kernels::storage_f32(&storage, layout) else {
+                return Ok(None);
+            };
+            let bias_guard = position_bias.as_ref().map(|pb| pb.storage_and_layout());
+            let bias = match &bias_guard {
+                Some((s, l)) => match crate::kernels::storage_f32(s, l) {
+                    Some(data) => Some(HeadBias { data, t }),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            with_buffers(|buffers| -> candle_core::Result<Vec<f32>> {
+                ragged.gather(embedded, hidden, &mut buffers.hidden);
+                for layer in &self.layers {
+                    layer.forward_rows(buffers, &ragged.starts, bias)?;
+                }
+                Ok(ragged.scatter(&buffers.hidden, hidden))
+            })?
+        };
+        Tensor::from_vec(states, (b, t, hidden), ids.device()).map(Some)
     }
 }

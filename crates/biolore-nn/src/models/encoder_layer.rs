@@ -4,7 +4,9 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::config::{Architecture, TransformerConfig};
+use super::encoder_rows::RowBuffers;
 use crate::blocks::{Activation, Dropout, LayerNorm, Linear, SelfAttention};
+use crate::kernels::attention::HeadBias;
 
 /// A post-norm transformer layer (BERT, RoBERTa and MPNet share this shape).
 #[derive(Debug, Clone)]
@@ -93,5 +95,71 @@ impl EncoderLayer {
         let inner = self.activation.after(&self.intermediate, &x)?;
         let out = self.dropout.forward(&self.output.forward(&inner)?, train)?;
         self.output_norm.forward_residual(&out, &x)
+    }
+
+    /// Whether [`EncoderLayer::forward_rows`] can run this layer: every dense layer packed or
+    /// int8 and not recording, and an activation the products can fuse (exact GELU).
+    pub fn runs_on_rows(&self) -> bool {
+        let a = &self.attention;
+        [
+            &a.query,
+            &a.key,
+            &a.value,
+            &a.output,
+            &self.intermediate,
+            &self.output,
+        ]
+        .iter()
+        .all(|l| l.runs_on_rows())
+            && self.activation.in_place().is_some()
+    }
+
+    /// Runs the layer for inference on the real tokens of a ragged batch in `buffers.hidden`
+    /// (`[rows, hidden]`, sequence `s` on rows `starts[s]..starts[s + 1]`), leaving the result
+    /// there; every intermediate goes into the other buffers (see [`EncoderLayer::runs_on_rows`]).
+    pub fn forward_rows(
+        &self,
+        buffers: &mut RowBuffers,
+        starts: &[usize],
+        bias: Option<HeadBias<'_>>,
+    ) -> candle_core::Result<()> {
+        let Some(activation) = self.activation.in_place() else {
+            candle_core::bail!("only exact GELU runs fused on rows")
+        };
+        let rows = starts.last().copied().unwrap_or(0);
+        let len = buffers.hidden.len();
+        buffers.projected.resize(len, 0.0);
+        buffers.spare.resize(len, 0.0);
+        buffers
+            .inner
+            .resize(rows * self.intermediate.out_dim(), 0.0);
+        self.attention.forward_rows(
+            &buffers.hidden,
+            starts,
+            bias,
+            &mut buffers.attention,
+            &mut buffers.projected,
+        )?;
+        self.attention_norm.forward_residual_rows(
+            &buffers.projected,
+            &buffers.hidden,
+            &mut buffers.spare,
+        )?;
+        std::mem::swap(&mut buffers.hidden, &mut buffers.spare);
+        self.intermediate.forward_rows(
+            &buffers.hidden,
+            rows,
+            &mut buffers.inner,
+            Some(&activation),
+        )?;
+        self.output
+            .forward_rows(&buffers.inner, rows, &mut buffers.projected, None)?;
+        self.output_norm.forward_residual_rows(
+            &buffers.projected,
+            &buffers.hidden,
+            &mut buffers.spare,
+        )?;
+        std::mem::swap(&mut buffers.hidden, &mut buffers.spare);
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ pub mod decoder_checkpoint;
 pub mod decoder_config;
 pub mod encoder;
 pub mod encoder_layer;
+pub mod encoder_rows;
 pub mod mpnet;
 
 pub use config::{Architecture, TransformerConfig};
