@@ -103,8 +103,8 @@ impl Encoder {
     }
 
     /// Loads a model folder for inference at `precision` (int8: calibrated and converted at
-    /// load, CPU only; float32 on the CPU: weights packed once for the inference GEMM, see
-    /// [`Encoder::pack_for_inference`]).
+    /// load, CPU only, any layer kept in float32 packed; float32 on the CPU: weights packed
+    /// once for the inference GEMM, see [`Encoder::pack_for_inference`]).
     pub fn load_with_precision(
         folder: &Path,
         device: &Device,
@@ -114,6 +114,9 @@ impl Encoder {
         match precision {
             Precision::Int8 => {
                 encoder.quantize_int8(&Int8Options::from_env())?;
+                // Layers kept in float32 (`BIOLORE_INT8_KEEP`) are packed, so that the whole
+                // model still runs on the inference kernels.
+                encoder.pack_for_inference()?;
             }
             Precision::F32 => {
                 encoder.pack_for_inference()?;
@@ -140,8 +143,19 @@ impl Encoder {
         Ok(packed)
     }
 
-    /// The matrix product the dense layers run on, in words (for benchmarks and logs).
+    /// The matrix product the dense layers run on, in words, and whether the layers run on the
+    /// real tokens only (for benchmarks and logs).
     pub fn gemm_name(&self) -> String {
+        let name = self.product_name();
+        if self.model.runs_on_rows() {
+            format!("{name}; layers on real tokens")
+        } else {
+            name
+        }
+    }
+
+    /// The dense layers' product alone, in words.
+    fn product_name(&self) -> String {
         if self.precision == Precision::Int8 {
             format!("int8 {}", biolore_nn::kernels::int8_gemm::kernel().name())
         } else if self.packed_layers > 0 {

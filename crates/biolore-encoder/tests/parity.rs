@@ -186,11 +186,8 @@ fn precision_names_parse() {
 /// weights).
 #[test]
 fn the_pass_on_rows_gives_each_text_the_same_bits_in_any_batch() {
-    // The OpenBLAS that scripts/setup.sh installs beside the models.
-    let models = common::model_dir("all-MiniLM-L6-v2");
-    if let Some(dir) = models.parent() {
-        biolore_nn::kernels::gemm::add_search_dir(&dir.join(".lib"));
-    }
+    // Finds the OpenBLAS that scripts/setup.sh installs beside the models.
+    common::repo_root();
     if std::env::var("CI").as_deref() == Ok("true") {
         assert!(biolore_nn::kernels::gemm::available(), "no OpenBLAS loaded");
     }

@@ -4,9 +4,19 @@
 
 use std::path::PathBuf;
 
-/// The repository root.
+/// The repository root. The first call also points the GEMM kernels at the OpenBLAS that
+/// `scripts/setup.sh` installs beside the models (the library looks under `./models`, which
+/// is not where tests run), before any test can load it without.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    static BLAS_DIR: std::sync::Once = std::sync::Once::new();
+    BLAS_DIR.call_once(|| {
+        let models = std::env::var_os("BIOLORE_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("models"));
+        biolore_nn::kernels::gemm::add_search_dir(&models.join(".lib"));
+    });
+    root
 }
 
 /// Small fixtures committed with the repository (`fixtures/`).
@@ -32,9 +42,10 @@ pub fn terminology(name: &str) -> PathBuf {
 
 /// An installed model folder; a missing model fails the test (never a skip).
 pub fn model_dir(name: &str) -> PathBuf {
+    let root = repo_root();
     let dir = std::env::var_os("BIOLORE_MODELS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("models"))
+        .unwrap_or_else(|| root.join("models"))
         .join(name);
     assert!(
         dir.join("model.safetensors").is_file(),

@@ -113,58 +113,86 @@ pub fn attend(
         {
             return Ok(None);
         }
-        let scale = 1.0 / (head_dim as f32).sqrt();
         let bias_stride = if bq == 1 { 0 } else { t };
         let c = OutPtr(out.as_mut_ptr());
-        let head = |job: usize, scores: &mut Vec<f32>| {
+        let head = |job: usize| {
             let (bi, h) = (job / heads, job % heads);
             let at = bi * t * hidden + h * head_dim;
             let bias_at = (if bb == 1 { 0 } else { bi }) * bh * bq * t
                 + (if bh == 1 { 0 } else { h }) * bq * t;
-            scores.resize(t * t, 0.0);
-            // SAFETY: q and k hold `t` rows of `hidden` from `at - h·head_dim`, so this head's
-            // `t × head_dim` blocks lie inside them; `scores` holds `t × t`.
+            // SAFETY: q, k and v hold `t` rows of `hidden` from `at - h·head_dim`, so this
+            // head's `t × head_dim` blocks lie inside them; the output block is this head's
+            // columns of this batch item's rows, which no other job writes, and `out` outlives
+            // every job.
             unsafe {
-                super::gemm::sgemm_strided(
-                    true,
-                    (t, t, head_dim),
-                    scale,
-                    (qd.as_ptr().add(at), hidden),
-                    (kd.as_ptr().add(at), hidden),
-                    (scores.as_mut_ptr(), t),
-                );
-            }
-            bias_softmax(scores, &biasd[bias_at..], t, bias_stride);
-            // SAFETY: v's block for this head lies inside v as above; the output block is
-            // this head's columns of this batch item's rows, which no other job writes, and
-            // `out` outlives every job.
-            unsafe {
-                super::gemm::sgemm_strided(
-                    false,
-                    (t, head_dim, t),
-                    1.0,
-                    (scores.as_ptr(), t),
-                    (vd.as_ptr().add(at), hidden),
-                    (c.at(at), hidden),
-                );
+                attend_head(
+                    (
+                        qd.as_ptr().add(at),
+                        kd.as_ptr().add(at),
+                        vd.as_ptr().add(at),
+                    ),
+                    c.at(at),
+                    (t, head_dim, hidden),
+                    (&biasd[bias_at..], bias_stride),
+                )
             }
         };
-        let jobs = b * heads;
-        let parts = crate::runtime::kernel_split().min(jobs);
-        if parts > 1 {
-            use rayon::prelude::*;
-            (0..jobs)
-                .into_par_iter()
-                .with_min_len(jobs.div_ceil(parts))
-                .for_each_init(Vec::new, |scores, job| head(job, scores));
-        } else {
-            let mut scores = Vec::new();
-            for job in 0..jobs {
-                head(job, &mut scores);
-            }
-        }
+        run_jobs(b * heads, head);
     }
     Tensor::from_vec(out, (b, t, hidden), q.device()).map(Some)
+}
+
+/// One head of one sequence: `len` query rows attend to as many key and value rows (each
+/// block `len × head_dim` at row stride `ld`), query row `r` adding `bias[r·bias_stride..]`
+/// (an empty `bias` adds nothing), and the context goes to `c` (row stride `ld`). The scores
+/// use this thread's buffer.
+///
+/// # Safety
+/// `q`, `k` and `v` must point to `len` readable rows of `head_dim` floats at row stride `ld`,
+/// `c` to as many writable rows that nothing else touches during the call; every size and
+/// stride must fit in `i32`, and `bias` (when not empty) must hold `len` rows at `bias_stride`.
+unsafe fn attend_head(
+    (q, k, v): (*const f32, *const f32, *const f32),
+    c: *mut f32,
+    (len, head_dim, ld): (usize, usize, usize),
+    (bias, bias_stride): (&[f32], usize),
+) {
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let mut scores = SCORES.take();
+    scores.resize(len * len, 0.0);
+    super::gemm::sgemm_strided(
+        true,
+        (len, len, head_dim),
+        scale,
+        (q, ld),
+        (k, ld),
+        (scores.as_mut_ptr(), len),
+    );
+    bias_softmax(&mut scores, bias, len, bias_stride);
+    super::gemm::sgemm_strided(
+        false,
+        (len, head_dim, len),
+        1.0,
+        (scores.as_ptr(), len),
+        (v, ld),
+        (c, ld),
+    );
+    SCORES.set(scores);
+}
+
+/// Runs `head` for jobs `0..jobs`, shared among the idle workers when the calling thread may
+/// split its kernels ([`crate::runtime::kernel_split`]).
+fn run_jobs(jobs: usize, head: impl Fn(usize) + Sync + Send) {
+    let parts = crate::runtime::kernel_split().min(jobs);
+    if parts > 1 {
+        use rayon::prelude::*;
+        (0..jobs)
+            .into_par_iter()
+            .with_min_len(jobs.div_ceil(parts))
+            .for_each(head);
+    } else {
+        (0..jobs).for_each(head);
+    }
 }
 
 thread_local! {
@@ -214,7 +242,6 @@ pub fn attend_rows(
         return false;
     }
     let head_dim = hidden / heads;
-    let scale = 1.0 / (head_dim as f32).sqrt();
     let c = OutPtr(out.as_mut_ptr());
     let head = |job: usize| {
         let (s, h) = (job / heads, job % heads);
@@ -223,49 +250,24 @@ pub fn attend_rows(
             return;
         }
         let at = first * hidden + h * head_dim;
-        let mut scores = SCORES.take();
-        scores.resize(len * len, 0.0);
-        // SAFETY: the sequence's `len` rows of `hidden` from row `first` lie inside q and k
-        // (checked above), so this head's `len × head_dim` blocks do; `scores` holds `len²`.
+        let bias = match bias {
+            Some(b) => (&b.data[h * b.t * b.t..], b.t),
+            None => (&[][..], 0),
+        };
+        // SAFETY: the sequence's `len` rows of `hidden` from row `first` lie inside q, k and v
+        // (checked above), so this head's `len × head_dim` blocks do; the output block is this
+        // head's columns of this sequence's rows, which no other job writes, and `out`
+        // outlives every job.
         unsafe {
-            super::gemm::sgemm_strided(
-                true,
-                (len, len, head_dim),
-                scale,
-                (q.as_ptr().add(at), hidden),
-                (k.as_ptr().add(at), hidden),
-                (scores.as_mut_ptr(), len),
-            );
+            attend_head(
+                (q.as_ptr().add(at), k.as_ptr().add(at), v.as_ptr().add(at)),
+                c.at(at),
+                (len, head_dim, hidden),
+                bias,
+            )
         }
-        match bias {
-            Some(b) => bias_softmax(&mut scores, &b.data[h * b.t * b.t..], len, b.t),
-            None => bias_softmax(&mut scores, &[], len, 0),
-        }
-        // SAFETY: v's block lies inside v as above; the output block is this head's columns of
-        // this sequence's rows, which no other job writes, and `out` outlives every job.
-        unsafe {
-            super::gemm::sgemm_strided(
-                false,
-                (len, head_dim, len),
-                1.0,
-                (scores.as_ptr(), len),
-                (v.as_ptr().add(at), hidden),
-                (c.at(at), hidden),
-            );
-        }
-        SCORES.set(scores);
     };
-    let jobs = (starts.len() - 1) * heads;
-    let parts = crate::runtime::kernel_split().min(jobs);
-    if parts > 1 {
-        use rayon::prelude::*;
-        (0..jobs)
-            .into_par_iter()
-            .with_min_len(jobs.div_ceil(parts))
-            .for_each(head);
-    } else {
-        (0..jobs).for_each(head);
-    }
+    run_jobs((starts.len() - 1) * heads, head);
     true
 }
 

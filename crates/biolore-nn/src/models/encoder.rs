@@ -155,15 +155,21 @@ impl Transformer {
     }
 
     /// The inference pass of [`super::encoder_rows`], or `None` where it does not apply (see
-    /// [`Transformer::runs_on_rows`]; a mask that is not right-padded; no real token).
+    /// [`Transformer::runs_on_rows`]; a mask that is not right-padded or not shaped as `ids`;
+    /// no real token; more activations than the BLAS indexes).
     fn forward_rows(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        if !self.runs_on_rows() || !ids.device().is_cpu() {
+        if !self.runs_on_rows() || !ids.device().is_cpu() || mask.dims() != ids.dims() {
             return Ok(None);
         }
         let Some(ragged) = Ragged::from_mask(mask)? else {
             return Ok(None);
         };
-        if ragged.rows() == 0 {
+        let hidden = self.config.hidden_size;
+        let fits = |len: usize| {
+            len.checked_mul(hidden)
+                .is_some_and(|n| i32::try_from(n).is_ok())
+        };
+        if ragged.rows() == 0 || !fits(ragged.rows()) {
             return Ok(None);
         }
         let (b, t) = ids.dims2()?;
@@ -172,7 +178,9 @@ impl Transformer {
             Embeddings::MpNet(e) => e.forward(ids, mask, false)?,
         }
         .contiguous()?;
-        let hidden = embedded.dim(2)?;
+        if embedded.dims() != [b, t, hidden] {
+            return Ok(None);
+        }
         let position_bias = match &self.position_bias {
             Some(pb) => Some(pb.forward(t, ids.device())?.contiguous()?),
             None => None,

@@ -53,7 +53,7 @@ thread_local! {
 /// Runs `f` with this thread's buffers. They are taken out of the thread's slot for the call,
 /// so a pass that this thread starts while waiting inside another (rayon work stealing) gets
 /// fresh buffers instead of sharing them.
-pub fn with_buffers<R>(f: impl FnOnce(&mut RowBuffers) -> R) -> R {
+pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut RowBuffers) -> R) -> R {
     let mut buffers = BUFFERS.take();
     let result = f(&mut buffers);
     if buffers.capacity_bytes() <= KEEP_BYTES {
@@ -64,7 +64,7 @@ pub fn with_buffers<R>(f: impl FnOnce(&mut RowBuffers) -> R) -> R {
 
 /// Where each sequence's real tokens lie in a right-padded batch, and in the gathered rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ragged {
+pub(crate) struct Ragged {
     /// Sequence `s` is rows `starts[s]..starts[s + 1]` of the gathered matrix.
     pub starts: Vec<usize>,
     /// The padded length of the batch.
@@ -105,7 +105,7 @@ impl Ragged {
 
     /// Rows `[rows, width]` back in padded `[batch, padded, width]` layout, zero where padded.
     pub fn scatter(&self, rows: &[f32], width: usize) -> Vec<f32> {
-        let batch = self.starts.len() - 1;
+        let batch = self.starts.len().saturating_sub(1);
         let mut out = vec![0f32; batch * self.padded * width];
         for (s, w) in self.starts.windows(2).enumerate() {
             let to = s * self.padded * width;
