@@ -6,7 +6,7 @@ use biolore_nn::runtime::with_kernel_split;
 use candle_core::{Device, Tensor};
 
 mod common;
-use common::{blas_loaded, largest_difference};
+use common::{blas_loaded, largest_difference, two_thread_pool};
 
 /// candle's composite attention, as the blocks computed it before.
 fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, heads: usize) -> Tensor {
@@ -43,10 +43,7 @@ fn fused_attention_matches_candle_with_both_bias_shapes() {
         eprintln!("no BLAS library (run scripts/setup.sh): the fused attention needs one");
         return;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool = two_thread_pool();
     let dev = &Device::Cpu;
     for (b, t, heads, hidden) in [(3, 7, 4, 32), (1, 12, 12, 384), (2, 40, 12, 768)] {
         let q = Tensor::randn(0f32, 1.0, (b, t, hidden), dev).unwrap();
@@ -88,10 +85,7 @@ fn ragged_attention_gives_each_sequence_its_own_attention() {
         eprintln!("no BLAS library (run scripts/setup.sh): the ragged attention needs one");
         return;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool = two_thread_pool();
     let dev = &Device::Cpu;
     let (heads, hidden) = (12, 384);
     let lengths = [9usize, 1, 0, 17, 4];

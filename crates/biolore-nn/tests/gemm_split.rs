@@ -6,7 +6,7 @@ use biolore_nn::runtime::with_kernel_split;
 use candle_core::{Device, Tensor};
 
 mod common;
-use common::{blas_loaded, largest_difference as diff};
+use common::{blas_loaded, largest_difference as diff, two_thread_pool};
 
 #[test]
 fn split_products_equal_whole_ones() {
@@ -14,10 +14,7 @@ fn split_products_equal_whole_ones() {
         eprintln!("no BLAS library (run scripts/setup.sh): nothing to split");
         return;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool = two_thread_pool();
     // Shapes of a short mention in mpnet (projections and feed-forward), and one too small to split.
     for (m, n, k) in [
         (10, 768, 768),

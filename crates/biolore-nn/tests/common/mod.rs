@@ -28,3 +28,12 @@ pub fn largest_difference(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// A pool of two threads, for checking that splitting a kernel's work among workers leaves its
+/// result alone.
+pub fn two_thread_pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+}
