@@ -38,9 +38,17 @@ impl Int8Weight {
         &self.packed
     }
 
-    /// `out = x Wᵀ + b` for row-major `x` `[rows, k]`: each row quantized with its own scales
-    /// (after the input multipliers) into this thread's buffer, then the integer GEMM.
-    fn gemm(&self, x: &[f32], rows: usize, k: usize, out: &mut [f32]) {
+    /// `out = x Wᵀ + b` for row-major `x` `[rows, k]`, then `epilogue` over `out`: each row
+    /// quantized with its own scales (after the input multipliers) into this thread's buffer,
+    /// then the integer GEMM.
+    fn gemm_then(
+        &self,
+        x: &[f32],
+        rows: usize,
+        k: usize,
+        out: &mut [f32],
+        epilogue: Option<gemm::Epilogue<'_>>,
+    ) {
         let multipliers = self.multipliers.as_deref().map(Vec::as_slice);
         // Taken out of the cell for the product: a thread that picks up another layer's work
         // while the product's parts run (rayon work stealing) then gets a fresh buffer.
@@ -48,6 +56,9 @@ impl Int8Weight {
         quantized.fill(x, rows, k, multipliers);
         int8_gemm::gemm(&quantized, &self.packed, out);
         ROWS.set(quantized);
+        if let Some(f) = epilogue {
+            f(out);
+        }
     }
 }
 
@@ -346,12 +357,7 @@ impl Linear {
             LinearWeight::Packed(w) if !packed_gemm::gemm(x, rows, w, out, epilogue) => {
                 candle_core::bail!("the packed kernels need AVX2 and FMA")
             }
-            LinearWeight::Int8(w) => {
-                w.gemm(x, rows, k, out);
-                if let Some(f) = epilogue {
-                    f(out);
-                }
-            }
+            LinearWeight::Int8(w) => w.gemm_then(x, rows, k, out, epilogue),
             _ => {}
         }
         Ok(())
@@ -461,10 +467,7 @@ impl Linear {
             let Some(data) = crate::kernels::storage_f32(&storage, layout) else {
                 candle_core::bail!("int8 layers need contiguous f32 CPU input")
             };
-            w.gemm(data, rows, in_dim, &mut out);
-        }
-        if let Some(f) = epilogue {
-            f(&mut out);
+            w.gemm_then(data, rows, in_dim, &mut out, epilogue);
         }
         Tensor::from_vec(out, (rows, n), &Device::Cpu)
     }

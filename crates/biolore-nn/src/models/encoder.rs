@@ -182,7 +182,7 @@ impl Transformer {
             return Ok(None);
         }
         let position_bias = match &self.position_bias {
-            Some(pb) => Some(pb.forward(t, ids.device())?.contiguous()?),
+            Some(pb) => Some(pb.forward(t, ids.device())?),
             None => None,
         };
         let states = {
